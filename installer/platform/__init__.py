@@ -1,0 +1,1 @@
+"""The Kubeflow platform layer: the rendered tree and how it is read and written."""

@@ -1,0 +1,127 @@
+"""Load and validate `kfstack.yaml`: `load_spec(path)` is the one entry point.
+
+Validation is offline: YAML parsing, the typed model (`model`), then the cross-field
+rules against the shipped catalog (`rules`). Every failure becomes one `SpecError` that
+lists each offending field by its path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from installer.errors import SpecError, SpecProblem
+from installer.spec import rules
+from installer.spec.model import Spec
+
+__all__ = ["LoadedSpec", "Spec", "load_spec", "parse_spec", "json_schema"]
+
+
+@dataclass
+class LoadedSpec:
+    spec: Spec
+    path: Path | None
+    warnings: list[SpecProblem] = field(default_factory=list)
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read, parse and validate the spec at `path`.
+
+    Raises:
+        SpecError: the file is missing, unreadable, not YAML, or invalid.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            source, [SpecProblem("", "file not found", "create one with `kfstack init`")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(source, [SpecProblem("", f"cannot read the file ({exc})")]) from None
+    loaded = parse_spec(text, source=source)
+    loaded.path = path
+    return loaded
+
+
+def parse_spec(text: str, *, source: str = "<spec>") -> LoadedSpec:
+    """Validate spec text. Raises SpecError."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(source, [SpecProblem("", f"not valid YAML: {where}{problem}")]) from None
+    return validate_data(data, source=source)
+
+
+def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
+    """Validate already-parsed data. Raises SpecError."""
+    if data is None:
+        raise SpecError(
+            source,
+            [SpecProblem("", "the file is empty", "start from `kfstack init` or examples/")],
+        )
+    if not isinstance(data, dict):
+        raise SpecError(
+            source,
+            [SpecProblem("", f"the top level must be a mapping, not {type(data).__name__}")],
+        )
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, [_problem(err) for err in exc.errors()]) from None
+    except (TypeError, ValueError, RecursionError) as exc:  # e.g. unhashable YAML keys
+        raise SpecError(source, [SpecProblem("", f"invalid content ({exc})")]) from None
+    findings = rules.check(spec)
+    if findings.problems:
+        raise SpecError(source, findings.problems)
+    return LoadedSpec(spec=spec, path=None, warnings=findings.warnings)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, for editors and `kfstack schema`."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://kfstack.dev/schema/spec-v1.json"
+    schema["title"] = "kfstack platform spec (spec_version 1)"
+    return schema
+
+
+def _problem(err: dict[str, Any]) -> SpecProblem:
+    loc = [part for part in err.get("loc", ()) if not _is_union_tag(part)]
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    kind = err.get("type", "")
+    message = err.get("msg", "invalid value")
+    if kind == "extra_forbidden":
+        message = "unknown field"
+        hint = "check the spelling; `kfstack schema` lists every field"
+        return SpecProblem(path, message, hint)
+    if kind == "missing":
+        return SpecProblem(path, "required field is missing")
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    given = err.get("input")
+    if kind not in {"model_type", "dict_type", "list_type"} and isinstance(
+        given, (str, int, float, bool)
+    ):
+        message += f" (got {given!r})"
+    return SpecProblem(path, message)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the chosen type into the location of union members
+    return isinstance(part, str) and (part.startswith("function-") or part in {"str", "int"})

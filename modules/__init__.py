@@ -1,0 +1,1 @@
+"""Terraform HCL modules shipped as package data; nothing to import."""

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: install what the tests need, then run the whole suite.
+#   scripts/test.sh            everything
+#   scripts/test.sh -k eks     any pytest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh test
+# Bare-metal tests need sshd and ip(8) for their test hosts; install them when we can.
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq openssh-server iproute2 >/dev/null) \
+    || echo "warning: could not install openssh-server; bare-metal tests will be skipped" >&2
+fi
+.venv/bin/ruff check installer stacks tests scripts
+.venv/bin/ruff format --check installer stacks tests scripts
+exec .venv/bin/python -m pytest -q -ra "$@"

@@ -1,0 +1,119 @@
+"""The contract every target's stack fulfils, and the outputs the next layers read.
+
+A stack turns a validated `Spec` into a Terraform root configuration: a dict of
+`*.tf.json` documents plus the HCL modules (from `modules/`) they call with typed
+inputs. `write()` lays them into a directory that is a self-contained Terraform root
+(modules copied under `modules/`), so `terraform init/plan/apply` needs nothing else.
+
+After apply, `terraform output -json` is read into `InfraOutputs`; the platform layer
+(storage classes, GPU stack, auth quirks) and kubeconfig retrieval read only that model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from abc import ABC, abstractmethod
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from installer.spec.model import Spec
+
+MODULES_PACKAGE = "kfstack_modules"
+
+
+class GpuPoolOutput(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    gpu_model: str
+    gpu_count: int
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[dict[str, str]] = Field(default_factory=list)
+    driver: str = Field(
+        "platform",
+        description="who installs the NVIDIA driver: "
+        "platform (cloud image/managed) or kfstack (device plugin + host)",
+    )
+
+
+class InfraOutputs(BaseModel):
+    """What the infrastructure layer hands to the layers above. Unknown until apply;
+    `render` before apply shows these as pending values with their Terraform source."""
+
+    model_config = ConfigDict(extra="allow")
+
+    target: str
+    cluster_name: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    ca_data: str | None = None
+    oidc_issuer: str | None = None
+    node_pools: list[str] = Field(default_factory=list)
+    gpu_pools: list[GpuPoolOutput] = Field(default_factory=list)
+    rwx_filesystem_id: str | None = Field(None, description="EFS id / Filestore / share")
+    load_balancer: bool = Field(True, description="False on bare metal: no cloud LB")
+
+    @classmethod
+    def from_terraform(cls, target: str, outputs: dict[str, Any]) -> InfraOutputs:
+        """Build from `terraform output -json` (each value under its `value` key)."""
+        values = {
+            k: v.get("value") if isinstance(v, dict) and "value" in v else v
+            for k, v in outputs.items()
+        }
+        values["target"] = target
+        return cls.model_validate(values)
+
+
+class Stack(ABC):
+    """One target's infrastructure. Subclasses set `target` and implement the hooks."""
+
+    target: str = ""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """The root configuration: file name (`main.tf.json` ...) → Terraform JSON."""
+
+    def module_names(self) -> list[str]:
+        """The HCL modules under `modules/` this configuration calls."""
+        return []
+
+    def providers(self) -> dict[str, str]:
+        """Provider source → version constraint (`hashicorp/aws` → `>= 5.100, < 7.0`)."""
+        return {}
+
+    def pending_outputs(self) -> InfraOutputs:
+        """What the platform layer can know before apply (values only apply fills are None)."""
+        return InfraOutputs(target=self.target, load_balancer=self.target != "baremetal")
+
+    def write(self, directory: Path) -> list[Path]:
+        """Write the root configuration and copy its modules into `directory`.
+
+        Output is deterministic: sorted keys, fixed indentation, a trailing newline.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, document in sorted(self.documents().items()):
+            path = directory / name
+            path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+            written.append(path)
+        modules_root = resources.files(MODULES_PACKAGE)
+        for module in self.module_names():
+            source = Path(str(modules_root.joinpath(module)))
+            dest = directory / "modules" / module
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            written.append(dest)
+        return written
+
+
+def modules_root() -> Path:
+    """The directory holding the HCL modules (the repo's `modules/`, or the installed copy)."""
+    return Path(str(resources.files(MODULES_PACKAGE)))
