@@ -147,17 +147,23 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
     for attr, flag, question in _REQUIRED[target]:
         default = _default_region(target) if attr == "region" else None
         given = flags["subscription" if attr == "subscription_id" else attr]
-        setattr(answers, attr, ask.value(given, question, flag=flag, default=default, required=True))
+        setattr(
+            answers, attr, ask.value(given, question, flag=flag, default=default, required=True)
+        )
 
     if target == "baremetal":
-        hosts = ask.items(flags["hosts"], "Hosts (NAME=ADDRESS[:server|agent][:GPUxN], comma-separated)")
+        hosts = ask.items(
+            flags["hosts"], "Hosts (NAME=ADDRESS[:server|agent][:GPUxN], comma-separated)"
+        )
         if not hosts:
             raise UserError(
                 "bare metal needs at least one host",
                 hint="pass --host NAME=ADDRESS[:server|agent][:GPUxN] once per machine",
             )
         answers.hosts = [author.parse_host(h) for h in hosts]
-        answers.ssh_user = ask.value(flags["ssh_user"], "SSH user", flag="--ssh-user", default="root")
+        answers.ssh_user = ask.value(
+            flags["ssh_user"], "SSH user", flag="--ssh-user", default="root"
+        )
         answers.ssh_key = ask.value(
             flags["ssh_key"], "SSH private key", flag="--ssh-key", default="~/.ssh/id_ed25519"
         )
@@ -165,9 +171,15 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         answers.kubeconfig = ask.value(
             flags["kubeconfig"], "Kubeconfig", flag="--kubeconfig", default="~/.kube/config"
         )
-        answers.context = ask.value(
-            flags["kube_context"], "Kubeconfig context (empty: current)", flag="--context", default=""
-        ) or None
+        answers.context = (
+            ask.value(
+                flags["kube_context"],
+                "Kubeconfig context (empty: current)",
+                flag="--context",
+                default="",
+            )
+            or None
+        )
 
     answers.kubernetes_version = ask.value(
         flags["kubernetes_version"],
@@ -178,12 +190,19 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
     if target in ("aws", "gcp", "azure"):
         given = () if flags["no_gpu"] else flags["gpus"]
         if flags["no_gpu"] or given or ask.interactive:
-            wanted = ask.items(
-                given, "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)"
-            ) if not flags["no_gpu"] else []
+            wanted = (
+                ask.items(
+                    given,
+                    "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)",
+                )
+                if not flags["no_gpu"]
+                else []
+            )
             answers.gpu_pools = [author.parse_gpu(g) for g in wanted]
 
-    answers.rwx = ask.confirm(flags["rwx"], "ReadWriteMany storage (shared volumes)?", default=False)
+    answers.rwx = ask.confirm(
+        flags["rwx"], "ReadWriteMany storage (shared volumes)?", default=False
+    )
     if answers.rwx and target == "baremetal":
         answers.nfs = ask.value(
             flags["nfs"], "NFS export for RWX (SERVER:/PATH)", flag="--nfs", required=True
@@ -210,14 +229,18 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
     if not flags["no_teams"]:
         answers.teams = [
             author.parse_team(t)
-            for t in ask.items(flags["teams"], "Teams (NAME:OWNER_EMAIL, comma-separated; empty: none)")
+            for t in ask.items(
+                flags["teams"], "Teams (NAME:OWNER_EMAIL, comma-separated; empty: none)"
+            )
         ]
     answers.admin_email = ask.value(
         flags["admin_email"], "Admin e-mail", flag="--admin-email", default="admin@kubeflow.local"
     )
     if answers.admin_email == m.StaticAdmin().email:
         answers.admin_email = None
-    answers.domain = ask.value(flags["domain"], "Domain (empty: none)", flag="--domain", default="") or None
+    answers.domain = (
+        ask.value(flags["domain"], "Domain (empty: none)", flag="--domain", default="") or None
+    )
     return answers
 
 
