@@ -116,8 +116,10 @@ class GcpTarget(Strict):
     region: str
     zones: list[str] = Field(default_factory=list)
     network: GcpNetwork = Field(default_factory=GcpNetwork)
-    release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = Field(
-        "REGULAR", description="UNSPECIFIED pins kubernetes.version exactly"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED"] = Field(
+        "REGULAR",
+        description="GKE release channel; EXTENDED keeps a minor up to 24 months, "
+        "UNSPECIFIED pins kubernetes.version exactly",
     )
     deletion_protection: bool = Field(
         True, description="GKE refuses to delete the cluster while true; destroy lifts it first"

@@ -110,6 +110,19 @@ def _check_kubernetes(spec: m.Spec, found: Findings) -> None:
             f"set kubernetes.version between {window['min']} and {window['max']}",
         )
         return
+    standard_min = window.get("standard_min")
+    if (
+        standard_min
+        and minor < _minor(standard_min)
+        and spec.gcp is not None
+        and spec.gcp.release_channel != "EXTENDED"
+    ):
+        found.warn(
+            "gcp.release_channel",
+            f"GKE creates Kubernetes {spec.kubernetes.version} only on the EXTENDED channel "
+            f"(standard support starts at {standard_min})",
+            f'set gcp.release_channel: EXTENDED or kubernetes.version: "{standard_min}"',
+        )
     tested = support["kubeflow_tested"][spec.kubeflow.version]
     if not _minor(tested["min"]) <= minor <= _minor(tested["max"]):
         found.warn(
