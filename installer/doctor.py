@@ -37,8 +37,11 @@ class Check:
 
     @property
     def status(self) -> str:
+        """ok; outdated (found, wrong version); missing (required); absent (optional)."""
         if self.ok:
             return "ok"
+        if self.version is not None:
+            return "outdated"
         return "missing" if self.required else "absent"
 
     def as_dict(self) -> dict:

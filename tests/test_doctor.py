@@ -163,3 +163,23 @@ def test_an_invalid_spec_is_a_usage_error(tmp_path):
     result = doctor("-c", str(path))
     assert result.exit_code == 2
     assert "target" in result.output
+
+
+def test_an_old_engine_is_reported_and_its_version_is_read_offline(tmp_path, path_without):
+    # A stand-in for an old Terraform: it answers `version -json` like 1.5.7 does and
+    # records whether the update check (a network call) was disabled for it.
+    bindir = path_without("terraform", "tofu")
+    seen = tmp_path / "checkpoint"
+    fake = bindir / "terraform"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$CHECKPOINT_DISABLE" > {seen}\n'
+        'echo \'{"terraform_version": "1.5.7", "platform": "linux_amd64"}\'\n'
+    )
+    fake.chmod(0o755)
+    result = doctor("-o", "json")
+    assert result.exit_code == 1
+    engine = json.loads(result.stdout)["checks"][0]
+    assert (engine["status"], engine["version"]) == ("outdated", "1.5.7")
+    assert engine["detail"] == "terraform 1.5.7, needs >= 1.6"
+    assert seen.read_text().strip() == "1"

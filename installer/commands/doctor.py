@@ -8,8 +8,6 @@ from installer import doctor
 from installer.commands import common
 from installer.console import FAIL, OK, SKIP, Run
 
-_MARKS = {"ok": OK, "missing": FAIL, "absent": SKIP}
-
 
 @click.command("doctor")
 @click.option(
@@ -55,7 +53,14 @@ def command(run: Run, config: str | None, output: str, debug: bool) -> int:
 def _table(found: list[doctor.Check]) -> str:
     rows = [("", "CHECK", "NEEDED", "DETAIL", "FIX")]
     rows += [
-        (_MARKS[c.status], c.name, "yes" if c.required else "no", c.detail, c.fix) for c in found
+        (
+            OK if c.ok else FAIL if c.required else SKIP,
+            c.name,
+            "yes" if c.required else "no",
+            c.detail,
+            c.fix,
+        )
+        for c in found
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
