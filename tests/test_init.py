@@ -183,3 +183,37 @@ def test_init_json_output_is_only_json_on_stdout(tmp_path):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["written"] == str(path) and data["target"] == "aws"
+
+
+@pytest.mark.parametrize(
+    ("target", "flag", "value"),
+    [
+        ("baremetal", "--gpu", "L4"),
+        ("existing", "--region", "us-east-1"),
+        ("aws", "--host", "a=1"),
+    ],
+)
+def test_a_flag_of_another_target_is_refused_not_dropped(tmp_path, target, flag, value):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--target", target, "--name", "x", flag, value,
+                    "--region", "us-east-1", "-c", str(path))  # fmt: skip
+    assert result.exit_code == 2
+    assert "does not apply to target" in result.output
+    assert not path.exists()
+
+
+def test_an_interactive_bare_metal_run_asks_for_hosts_and_nfs(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    answers = [
+        "baremetal", "lab", "", "ctrl=10.0.0.1, gpu1=10.0.0.2:agent:L4x2", "ubuntu", "",
+        "", "y", "10.0.0.9:/export", "", "", "", "", "",
+    ]  # fmt: skip
+    result = invoke("-c", str(path), input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    spec = load_spec(path).spec
+    hosts = spec.baremetal.hosts
+    assert [(h.name, h.role, h.user, h.gpu, h.gpu_count) for h in hosts] == [
+        ("ctrl", "server", "ubuntu", None, 1),
+        ("gpu1", "agent", "ubuntu", "L4", 2),
+    ]
+    assert (spec.baremetal.nfs.server, spec.baremetal.nfs.path) == ("10.0.0.9", "/export")

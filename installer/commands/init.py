@@ -137,6 +137,7 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         default="aws",
         type=click.Choice(m.TARGETS),
     )
+    _refuse_foreign_flags(target, flags)
     answers = author.Answers(
         target=target,
         name=ask.value(flags["name"], "Platform name", flag="--name", required=True),
@@ -242,6 +243,38 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         ask.value(flags["domain"], "Domain (empty: none)", flag="--domain", default="") or None
     )
     return answers
+
+
+# Flags that only mean something for some targets (option name → flag, targets).
+_TARGET_FLAGS = {
+    "region": ("--region", ("aws", "gcp", "azure")),
+    "project": ("--project", ("gcp",)),
+    "subscription": ("--subscription", ("azure",)),
+    "hosts": ("--host", ("baremetal",)),
+    "ssh_user": ("--ssh-user", ("baremetal",)),
+    "ssh_key": ("--ssh-key", ("baremetal",)),
+    "nfs": ("--nfs", ("baremetal",)),
+    "kubeconfig": ("--kubeconfig", ("existing",)),
+    "kube_context": ("--context", ("existing",)),
+    "rwx_class": ("--rwx-class", ("existing",)),
+    "gpus": ("--gpu", ("aws", "gcp", "azure")),
+}
+
+
+def _refuse_foreign_flags(target: str, flags: dict) -> None:
+    """A flag for another target is a mistake to point out, not a value to drop silently.
+
+    Raises:
+        UserError: names the flag and the targets it belongs to.
+    """
+    for option, (flag, targets) in _TARGET_FLAGS.items():
+        if flags.get(option) and target not in targets:
+            hint = (
+                "on bare metal, give each host's GPUs in --host NAME=ADDRESS:agent:L4x2"
+                if option == "gpus"
+                else f"drop {flag}, or choose --target " + "/".join(targets)
+            )
+            raise UserError(f"{flag} does not apply to target {target}", hint=hint)
 
 
 def _default_region(target: str) -> str | None:
