@@ -7,6 +7,7 @@ lists each offending field by its path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,11 +115,23 @@ def _too_deep(data: Any) -> str | None:
             return path
         if isinstance(node, dict):
             for key, value in node.items():
-                stack.append((value, f"{path}.{key}" if path else str(key), depth + 1))
+                stack.append((value, _join(path, key), depth + 1))
         elif isinstance(node, list):
             for index, value in enumerate(node):
-                stack.append((value, f"{path}[{index}]", depth + 1))
+                stack.append((value, _join(path, index), depth + 1))
     return None
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _join(path: str, part: Any) -> str:
+    """Extend a field path: `a.b`, `a[0]`, and `a['odd key']` for keys that are not names."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"{path}[{part}]"
+    if isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+        return f"{path}.{part}" if path else part
+    return f"{path}[{str(part)!r}]"
 
 
 def json_schema() -> dict[str, Any]:
@@ -134,10 +147,7 @@ def _problem(err: dict[str, Any]) -> SpecProblem:
     loc = [part for part in err.get("loc", ()) if not _is_union_tag(part)]
     path = ""
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
+        path = _join(path, part)
     kind = err.get("type", "")
     message = err.get("msg", "invalid value")
     if kind == "extra_forbidden":
