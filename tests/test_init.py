@@ -217,3 +217,22 @@ def test_an_interactive_bare_metal_run_asks_for_hosts_and_nfs(tmp_path):
         ("gpu1", "agent", "ubuntu", "L4", 2),
     ]
     assert (spec.baremetal.nfs.server, spec.baremetal.nfs.path) == ("10.0.0.9", "/export")
+
+
+def test_the_proposed_kubernetes_version_is_one_the_target_creates_without_warnings(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), *NON_INTERACTIVE["gcp"])
+    assert result.exit_code == 0, result.output
+    assert load_spec(path).spec.kubernetes.version == "1.35"
+    assert "EXTENDED" not in result.output
+
+
+def test_validation_warnings_are_shown_when_the_spec_is_written(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), "-o", "json",
+                    "--kubernetes-version", "1.33", *NON_INTERACTIVE["gcp"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "! gcp.release_channel: GKE creates Kubernetes 1.33 only on the EXTENDED" in (
+        result.stderr
+    )
+    assert json.loads(result.stdout)["warnings"]

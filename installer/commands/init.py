@@ -47,7 +47,7 @@ class _Asker:
                     hint=f"pass {flag}, or drop --non-interactive to be asked",
                 )
             return default
-        return click.prompt(question, default=default, err=True, **kw)
+        return click.prompt(question, default=default, err=True, show_default=bool(default), **kw)
 
     def confirm(self, given: bool | None, question: str, *, default: bool) -> bool:
         if given is not None:
@@ -84,7 +84,11 @@ class _Asker:
 @click.option("--kubeconfig", help="Existing cluster: kubeconfig path.")
 @click.option("--context", "kube_context", help="Existing cluster: kubeconfig context.")
 @click.option("--rwx-class", help="Existing cluster: its ReadWriteMany StorageClass.")
-@click.option("--kubernetes-version", help=f"e.g. {m.DEFAULT_KUBERNETES_VERSION}.")
+@click.option(
+    "--kubernetes-version",
+    help="Minor version, e.g. 1.35 [default: the newest the target supports in standard support,"
+    f" at least {m.DEFAULT_KUBERNETES_VERSION}].",
+)
 @click.option(
     "--gpu",
     "gpus",
@@ -119,10 +123,19 @@ def command(run: Run, config: str, output: str, force: bool, **flags) -> int:
         # Checked before the questions so nobody answers them for nothing.
         raise UserError(f"{path} already exists", hint="pass --force to overwrite it")
     answers = _collect(_Asker(not flags["non_interactive"]), flags)
-    text = author.write(path, answers, force=force)
+    text, warnings = author.write(path, answers, force=force)
+    for warning in warnings:
+        run.reporter.warn(warning.render())
     run.reporter.ok(f"wrote {path} ({answers.target}, {answers.name}-{answers.environment})")
     if output == "json":
-        run.emit_json({"written": str(path), "target": answers.target, "text": text})
+        run.emit_json(
+            {
+                "written": str(path),
+                "target": answers.target,
+                "warnings": [w.render() for w in warnings],
+                "text": text,
+            }
+        )
     else:
         run.echo(f"✓ wrote {path}; next: kfstack validate -c {path} && kfstack doctor -c {path}")
     return 0
@@ -186,7 +199,7 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         flags["kubernetes_version"],
         "Kubernetes version",
         flag="--kubernetes-version",
-        default=m.DEFAULT_KUBERNETES_VERSION,
+        default=author.default_kubernetes_version(target),
     )
     if target in ("aws", "gcp", "azure"):
         given = () if flags["no_gpu"] else flags["gpus"]

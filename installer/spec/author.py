@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from installer.errors import SpecError, UserError
-from installer.spec import json_schema, parse_spec
+from installer.errors import SpecError, SpecProblem, UserError
+from installer.spec import json_schema, parse_spec, rules
 from installer.spec import model as m
 
 # What a person may leave out of a GPU pool answer.
@@ -79,6 +79,16 @@ class Answers:
     teams: list[TeamAnswer] = field(default_factory=list)
     admin_email: str | None = None
     domain: str | None = None
+
+
+def default_kubernetes_version(target: str) -> str:
+    """The version init proposes: kfstack's default, raised to where the target's
+    standard support starts (GKE drops minors from its regular channels early)."""
+    window = rules.kubernetes_support()["targets"][target]
+    minor = int(m.DEFAULT_KUBERNETES_VERSION.split(".")[1])
+    floor = window.get("standard_min") or window["min"]
+    minor = max(minor, int(floor.split(".")[1]))
+    return f"1.{min(minor, int(window['max'].split('.')[1]))}"
 
 
 def parse_gpu(text: str) -> GpuPoolAnswer:
@@ -266,8 +276,10 @@ def render(data: dict[str, Any], *, command: str = "kfstack init") -> str:
     return header + body
 
 
-def write(path: Path, answers: Answers, *, force: bool = False) -> str:
-    """Validate the spec built from `answers` and write it to `path`; returns the text.
+def write(path: Path, answers: Answers, *, force: bool = False) -> tuple[str, list[SpecProblem]]:
+    """Validate the spec built from `answers` and write it to `path`.
+
+    Returns the text written and the validation warnings (advice, not errors).
 
     Nothing is written unless the spec validates and `path` is free (or `force`).
 
@@ -284,7 +296,7 @@ def write(path: Path, answers: Answers, *, force: bool = False) -> str:
         raise UserError(f"{path} is a directory", hint="give a file path with -c")
     text = render(build(answers))
     try:
-        parse_spec(text, source=str(path))
+        loaded = parse_spec(text, source=str(path))
     except SpecError as exc:
         exc.hint = f"nothing was written to {path}; change the answers named above and re-run"
         raise
@@ -303,4 +315,4 @@ def write(path: Path, answers: Answers, *, force: bool = False) -> str:
             raise
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return text
+    return text, loaded.warnings
