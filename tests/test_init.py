@@ -236,3 +236,15 @@ def test_validation_warnings_are_shown_when_the_spec_is_written(tmp_path):
         result.stderr
     )
     assert json.loads(result.stdout)["warnings"]
+
+
+def test_optional_questions_accept_an_empty_answer(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    # target, name, environment, kubeconfig, context, kubernetes, RWX, kubeflow, components,
+    # teams, admin e-mail, domain: everything after the name left at its default.
+    answers = ["existing", "shared"] + [""] * 10
+    result = invoke("-c", str(path), input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(path.read_text())
+    assert data["existing"] == {"kubeconfig": "~/.kube/config"}
+    assert data["kubeflow"] == {"version": "26.03"}

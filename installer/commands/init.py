@@ -47,7 +47,9 @@ class _Asker:
                     hint=f"pass {flag}, or drop --non-interactive to be asked",
                 )
             return default
-        return click.prompt(question, default=default, err=True, show_default=bool(default), **kw)
+        # An optional question accepts an empty answer; click re-asks when default is None.
+        shown = default if default is not None or required else ""
+        return click.prompt(question, default=shown, err=True, show_default=bool(shown), **kw)
 
     def confirm(self, given: bool | None, question: str, *, default: bool) -> bool:
         if given is not None:
@@ -142,6 +144,11 @@ def command(run: Run, config: str, output: str, force: bool, **flags) -> int:
 
 
 def _collect(ask: _Asker, flags: dict) -> author.Answers:
+    """Every answer, in the order a person thinks about them: where, what, who.
+
+    Raises:
+        UserError: a required answer is missing (non-interactive) or malformed.
+    """
     target = ask.value(
         flags["target"],
         "Target",
@@ -158,13 +165,19 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
             flags["environment"], "Environment", flag="--environment", default="dev"
         ),
     )
+    _collect_target(ask, flags, answers)
+    _collect_cluster(ask, flags, answers)
+    _collect_kubeflow(ask, flags, answers)
+    return answers
+
+
+def _collect_target(ask: _Asker, flags: dict, answers: author.Answers) -> None:
+    target = answers.target
     for attr, flag, question in _REQUIRED[target]:
         default = _default_region(target) if attr == "region" else None
         given = flags["subscription" if attr == "subscription_id" else attr]
-        setattr(
-            answers, attr, ask.value(given, question, flag=flag, default=default, required=True)
-        )
-
+        value = ask.value(given, question, flag=flag, default=default, required=True)
+        setattr(answers, attr, value)
     if target == "baremetal":
         hosts = ask.items(
             flags["hosts"], "Hosts (NAME=ADDRESS[:server|agent][:GPUxN], comma-separated)"
@@ -185,35 +198,26 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         answers.kubeconfig = ask.value(
             flags["kubeconfig"], "Kubeconfig", flag="--kubeconfig", default="~/.kube/config"
         )
-        answers.context = (
-            ask.value(
-                flags["kube_context"],
-                "Kubeconfig context (empty: current)",
-                flag="--context",
-                default="",
-            )
-            or None
+        context = ask.value(
+            flags["kube_context"], "Kubeconfig context (empty: current)", flag="--context"
         )
+        answers.context = context or None
 
+
+def _collect_cluster(ask: _Asker, flags: dict, answers: author.Answers) -> None:
+    target = answers.target
     answers.kubernetes_version = ask.value(
         flags["kubernetes_version"],
         "Kubernetes version",
         flag="--kubernetes-version",
         default=author.default_kubernetes_version(target),
     )
-    if target in ("aws", "gcp", "azure"):
-        given = () if flags["no_gpu"] else flags["gpus"]
-        if flags["no_gpu"] or given or ask.interactive:
-            wanted = (
-                ask.items(
-                    given,
-                    "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)",
-                )
-                if not flags["no_gpu"]
-                else []
-            )
-            answers.gpu_pools = [author.parse_gpu(g) for g in wanted]
-
+    if target in _catalog.CLOUDS and not flags["no_gpu"]:
+        wanted = ask.items(
+            flags["gpus"],
+            "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)",
+        )
+        answers.gpu_pools = [author.parse_gpu(g) for g in wanted]
     answers.rwx = ask.confirm(
         flags["rwx"], "ReadWriteMany storage (shared volumes)?", default=False
     )
@@ -226,6 +230,8 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
             flags["rwx_class"], "The cluster's RWX StorageClass", flag="--rwx-class", required=True
         )
 
+
+def _collect_kubeflow(ask: _Asker, flags: dict, answers: author.Answers) -> None:
     answers.kubeflow_version = ask.value(
         flags["kubeflow_version"],
         "Kubeflow version",
@@ -233,29 +239,21 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         default=m.DEFAULT_KUBEFLOW_VERSION,
         type=click.Choice(m.KUBEFLOW_VERSIONS),
     )
-    defaults = ",".join(m.Components().enabled())
-    components = ask.items(
+    answers.components = ask.items(
         (flags["components"],) if flags["components"] is not None else (),
         "Components (comma-separated)",
-        default=defaults,
+        default=",".join(m.Components().enabled()),
     )
-    answers.components = components if flags["components"] is not None or ask.interactive else None
     if not flags["no_teams"]:
-        answers.teams = [
-            author.parse_team(t)
-            for t in ask.items(
-                flags["teams"], "Teams (NAME:OWNER_EMAIL, comma-separated; empty: none)"
-            )
-        ]
-    answers.admin_email = ask.value(
-        flags["admin_email"], "Admin e-mail", flag="--admin-email", default="admin@kubeflow.local"
+        teams = ask.items(
+            flags["teams"], "Teams (NAME:OWNER[;OWNER], comma-separated; empty: none)"
+        )
+        answers.teams = [author.parse_team(t) for t in teams]
+    email = ask.value(
+        flags["admin_email"], "Admin e-mail", flag="--admin-email", default=m.StaticAdmin().email
     )
-    if answers.admin_email == m.StaticAdmin().email:
-        answers.admin_email = None
-    answers.domain = (
-        ask.value(flags["domain"], "Domain (empty: none)", flag="--domain", default="") or None
-    )
-    return answers
+    answers.admin_email = None if email == m.StaticAdmin().email else email
+    answers.domain = ask.value(flags["domain"], "Domain (empty: none)", flag="--domain") or None
 
 
 # Flags that only mean something for some targets (option name → flag, targets).
