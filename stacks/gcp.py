@@ -307,7 +307,12 @@ def get_cluster(project: str, location: str, name: str, *, client: Any = None) -
             f"GKE cluster {path} does not exist",
             hint="run `kfstack up` (or check gcp.project and gcp.region)",
         ) from None
-    except (exceptions.PermissionDenied, exceptions.Unauthenticated) as exc:
+    except (
+        exceptions.Forbidden,
+        exceptions.PermissionDenied,
+        exceptions.Unauthorized,
+        exceptions.Unauthenticated,
+    ) as exc:
         raise CredentialsError(
             f"not allowed to read GKE cluster {path}: {exc.message}",
             hint="grant roles/container.clusterViewer, or log in with "
