@@ -21,8 +21,12 @@ evaluated: an expression stands for whatever it computes.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,10 +56,32 @@ class ProviderSchema:
         (address, schema), *_ = raw["provider_schemas"].items()
         return cls(
             name=address.rsplit("/", 1)[-1],
-            provider=schema["provider"]["block"],
-            resources={k: v["block"] for k, v in schema.get("resource_schemas", {}).items()},
-            data_sources={k: v["block"] for k, v in schema.get("data_source_schemas", {}).items()},
+            provider=_arguments_only(schema["provider"]["block"]),
+            resources={
+                k: _arguments_only(v["block"])
+                for k, v in schema.get("resource_schemas", {}).items()
+            },
+            data_sources={
+                k: _arguments_only(v["block"])
+                for k, v in schema.get("data_source_schemas", {}).items()
+            },
         )
+
+
+def _arguments_only(block: dict[str, Any]) -> dict[str, Any]:
+    """Drop attributes a configuration cannot set (computed only), as the offline files
+    already do, so a schema straight from `terraform providers schema -json` checks the
+    same way."""
+    attributes = {
+        name: attr
+        for name, attr in (block.get("attributes") or {}).items()
+        if attr.get("required") or attr.get("optional") or not attr.get("computed")
+    }
+    nested = {
+        name: dict(spec, block=_arguments_only(spec.get("block") or {}))
+        for name, spec in (block.get("block_types") or {}).items()
+    }
+    return {"attributes": attributes, "block_types": nested}
 
 
 @dataclass
@@ -100,9 +126,18 @@ def _check_json_document(doc: dict, where: str, base: Path, schemas, report: Rep
         _check_module_call(mname, call, where, base, schemas, report)
 
 
+def load_hcl(path: Path) -> dict[str, Any]:
+    """Parse an HCL file (cached by content: every matrix case copies the same modules)."""
+    return copy.deepcopy(_parse_hcl(path.read_text()))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_hcl(text: str) -> dict[str, Any]:
+    return hcl2.loads(text)
+
+
 def _check_hcl_file(path: Path, where: str, base: Path, schemas, report: Report) -> None:
-    with path.open() as handle:
-        doc = hcl2.load(handle)
+    doc = load_hcl(path)
     for kind in ("resource", "data"):
         for entry in doc.get(kind) or []:
             for rtype, named in entry.items():
@@ -259,8 +294,7 @@ def module_variables(directory: Path) -> dict[str, dict[str, Any]]:
     """Variables of the module in `directory`: parsed type and whether it has a default."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.tf")):
-        with path.open() as handle:
-            doc = hcl2.load(handle)
+        doc = load_hcl(path)
         for entry in doc.get("variable") or []:
             for name, body in entry.items():
                 raw = body.get("type")
@@ -421,3 +455,56 @@ def _strip_interpolation(raw: str) -> str:
 
 def _unquote(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+# ---------------------------------------------------------------------------- sources
+
+SCHEMA_VERSIONS = {"google": "6.50.0", "azurerm": "4.55.0", "aws": "6.25.0"}
+
+
+def locate_schema(shared: Path | None, name: str, scratch: Path) -> tuple[Path | None, str]:
+    """The schema file for provider `name`: from `../shared/provider-schemas` when present,
+    else what Terraform itself reports on a connected machine (`terraform init` of the
+    same provider version, then `terraform providers schema -json`). Returns the path, or
+    None and the reason it could not be had (offline, no terraform)."""
+    version = SCHEMA_VERSIONS[name]
+    if shared is not None:
+        path = shared / "provider-schemas" / f"{name}-{version}.json"
+        if path.is_file():
+            return path, ""
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        return None, "no ../shared/provider-schemas and no terraform on PATH"
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "versions.tf.json").write_text(
+        json.dumps(
+            {
+                "terraform": {
+                    "required_providers": {
+                        name: {"source": f"hashicorp/{name}", "version": f"= {version}"}
+                    }
+                }
+            }
+        )
+    )
+    init = subprocess.run(
+        [terraform, "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if init.returncode != 0:
+        tail = (init.stderr.strip().splitlines() or ["?"])[-1]
+        return None, f"cannot install the {name} provider {version} (offline?): {tail}"
+    shown = subprocess.run(
+        [terraform, "providers", "schema", "-json"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    path = scratch / f"{name}-{version}.json"
+    path.write_text(shown.stdout)
+    return path, ""
