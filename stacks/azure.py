@@ -163,6 +163,7 @@ class AzureStack(Stack):
             "vm_size": pool.instance_type,
             "min": pool.min,
             "max": pool.max,
+            "desired": pool.effective_desired,
             "spot": pool.spot,
             "disk_gb": pool.disk_gb,
             "zones": list(pool.zones),

@@ -184,3 +184,10 @@ def test_ranges_without_a_network_are_refused(tmp_path):
     result = _validate(tmp_path, _gcp({"subnetwork": "nodes"}))
     assert result.exit_code == 2, result.output
     assert "gcp.network.network" in result.output
+
+
+def test_a_cluster_name_longer_than_gke_allows_is_refused(tmp_path):
+    data = _gcp({}) | {"name": "a" * 30, "environment": "staging-eu-west"}
+    result = _validate(tmp_path, data)
+    assert result.exit_code == 2, result.output
+    assert "longer than the 40 characters gcp allows" in result.output

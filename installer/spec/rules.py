@@ -151,6 +151,7 @@ def _check_cloud(spec: m.Spec, found: Findings) -> None:
     if not zones and region in cat.regions:
         want = 3 if cloud != "aws" else 2
         block.zones = cat.regions[region][:want]
+    _check_cluster_name(spec, found)
     if cloud == "aws":
         _check_aws_network(spec, found)
     elif cloud == "gcp":
@@ -209,6 +210,22 @@ def _check_aws_network(spec: m.Spec, found: Findings) -> None:
                 "EKS needs subnets in at least two availability zones",
                 "list two or more zones",
             )
+
+
+# Cluster names: GKE allows 40 characters; AKS's DNS prefix (kfstack uses the cluster
+# name) 54. kfstack names the cluster <name>-<environment>.
+_CLUSTER_NAME_LIMIT = {"gcp": 40, "azure": 54}
+
+
+def _check_cluster_name(spec: m.Spec, found: Findings) -> None:
+    limit = _CLUSTER_NAME_LIMIT.get(spec.target)
+    if limit is not None and len(spec.full_name) > limit:
+        found.error(
+            "name",
+            f"the cluster name {spec.full_name!r} (<name>-<environment>) is longer than "
+            f"the {limit} characters {spec.target} allows",
+            "shorten name or environment",
+        )
 
 
 def _check_gcp_network(spec: m.Spec, found: Findings) -> None:

@@ -76,7 +76,7 @@ resource "azurerm_kubernetes_cluster_node_pool" "this" {
   auto_scaling_enabled = true
   min_count            = each.value.min
   max_count            = each.value.max
-  node_count           = each.value.min
+  node_count           = coalesce(each.value.desired, each.value.min)
 
   node_labels = each.value.labels
   node_taints = each.value.taints

@@ -72,6 +72,7 @@ variable "node_pools" {
     vm_size        = string
     min            = number
     max            = number
+    desired        = optional(number)
     spot           = optional(bool, false)
     spot_max_price = optional(number, -1)
     disk_gb        = optional(number, 128)

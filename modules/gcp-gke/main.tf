@@ -19,7 +19,7 @@ locals {
 
 resource "google_service_account" "nodes" {
   project      = var.project
-  account_id   = substr("${var.name}-nodes", 0, 30)
+  account_id   = "${substr(var.name, 0, 23)}-nodes"
   display_name = "GKE nodes of ${var.name}"
 }
 
@@ -35,7 +35,7 @@ resource "google_container_cluster" "this" {
   project        = var.project
   name           = var.name
   location       = var.location
-  node_locations = var.zones
+  node_locations = length(var.zones) > 0 ? var.zones : null
 
   network         = var.network
   subnetwork      = var.subnetwork
