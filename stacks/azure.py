@@ -24,7 +24,6 @@ when used).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from installer.spec import rules as _rules
 from installer.spec.model import AzureTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks import pools as _pools
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack
+from stacks.base import InfraOutputs, Stack
 
 LOG = logging.getLogger("kfstack.stacks.azure")
 
@@ -115,7 +114,7 @@ class AzureStack(Stack):
             "snapshot_controller": spec.storage.snapshots,
             "tags": tags,
         }
-        gpu_pools = [p.model_dump() for p in self._gpu_pool_outputs()]
+        gpu_pools = [p.model_dump() for p in _pools.gpu_pool_outputs(self.spec, self._taints)]
         return {
             "main.tf.json": {
                 "terraform": {
@@ -138,14 +137,16 @@ class AzureStack(Stack):
                 },
                 "module": {"network": network_inputs, "aks": aks_inputs},
                 "output": {
-                    "cluster_name": _output("${module.aks.cluster_name}", "AKS cluster name"),
-                    "endpoint": _output("${module.aks.endpoint}", "API server URL"),
-                    "ca_data": _output("${module.aks.ca_data}", "cluster CA, base64 PEM"),
-                    "oidc_issuer": _output("${module.aks.oidc_issuer}", "OIDC issuer URL"),
-                    "node_pools": _output("${module.aks.node_pools}", "node pool names"),
-                    "gpu_pools": _output(gpu_pools, "GPU pools and who installs drivers"),
-                    "region": _output(azure.location, "Azure region of the cluster"),
-                    "resource_group": _output(rg_name, "resource group of the cluster"),
+                    "cluster_name": _pools.output(
+                        "${module.aks.cluster_name}", "AKS cluster name"
+                    ),
+                    "endpoint": _pools.output("${module.aks.endpoint}", "API server URL"),
+                    "ca_data": _pools.output("${module.aks.ca_data}", "cluster CA, base64 PEM"),
+                    "oidc_issuer": _pools.output("${module.aks.oidc_issuer}", "OIDC issuer URL"),
+                    "node_pools": _pools.output("${module.aks.node_pools}", "node pool names"),
+                    "gpu_pools": _pools.output(gpu_pools, "GPU pools and who installs drivers"),
+                    "region": _pools.output(azure.location, "Azure region of the cluster"),
+                    "resource_group": _pools.output(rg_name, "resource group of the cluster"),
                 },
             }
         }
@@ -174,27 +175,13 @@ class AzureStack(Stack):
             value["gpu_driver"] = GPU_DRIVER
         return value
 
-    def _gpu_pool_outputs(self) -> list[GpuPoolOutput]:
-        return [
-            GpuPoolOutput(
-                name=pool.name,
-                gpu_model=pool.gpu.model,
-                gpu_count=pool.gpu.count,
-                labels=_pools.pool_labels(pool),
-                taints=self._taints(pool),
-                driver="platform",
-            )
-            for pool in self.spec.gpu_pools
-            if pool.gpu is not None
-        ]
-
     def pending_outputs(self) -> InfraOutputs:
         return InfraOutputs(
             target=self.target,
             cluster_name=self.spec.full_name,
             region=self.azure.location,
             node_pools=[SYSTEM_POOL_NAME] + [pool.name for pool in self.spec.node_pools],
-            gpu_pools=self._gpu_pool_outputs(),
+            gpu_pools=_pools.gpu_pool_outputs(self.spec, self._taints),
         )
 
     # ------------------------------------------------------------------ kubeconfig
@@ -219,6 +206,14 @@ class AzureStack(Stack):
         return _kubeconfig.write(config, dest)
 
 
+def _import(module: str) -> Any:
+    return _kubeconfig.import_extra(
+        module,
+        extra="azure",
+        needs="reading an AKS cluster needs azure-identity and azure-mgmt-containerservice",
+    )
+
+
 def list_credentials(
     subscription_id: str,
     resource_group: str,
@@ -236,10 +231,10 @@ def list_credentials(
         CredentialsError: no usable credentials, or access denied.
         KfstackError: the cluster is missing or the API failed.
     """
-    exceptions = _import_azure("azure.core.exceptions")
+    exceptions = _import("azure.core.exceptions")
     if client is None:
-        identity = _import_azure("azure.identity")
-        mgmt = _import_azure("azure.mgmt.containerservice")
+        identity = _import("azure.identity")
+        mgmt = _import("azure.mgmt.containerservice")
         client = mgmt.ContainerServiceClient(identity.DefaultAzureCredential(), subscription_id)
     kind = "admin" if admin else "user"
     where = f"{resource_group}/{name}"
@@ -274,26 +269,12 @@ def list_credentials(
     return bytes(kubeconfigs[0].value)
 
 
-def _import_azure(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UserError(
-            "reading an AKS cluster needs azure-identity and azure-mgmt-containerservice",
-            hint="pip install 'kfstack[azure]'",
-        ) from None
-
-
 def _taint_string(taint: dict[str, str]) -> str:
     return f"{taint['key']}={taint['value']}:{taint['effect']}"
 
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
-
-
-def _output(value: Any, description: str) -> dict[str, Any]:
-    return {"value": value, "description": description}
 
 
 STACK_CLASS = AzureStack

@@ -31,7 +31,7 @@ from installer.errors import CredentialsError, KfstackError, UserError
 from installer.spec.model import GcpTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks import pools as _pools
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack
+from stacks.base import InfraOutputs, Stack
 
 LOG = logging.getLogger("kfstack.stacks.gcp")
 
@@ -118,7 +118,7 @@ class GcpStack(Stack):
             "filestore_csi": spec.storage.rwx,
             "node_pools": {pool.name: self._pool_input(pool) for pool in spec.node_pools},
         }
-        gpu_pools = [p.model_dump() for p in self._gpu_pool_outputs()]
+        gpu_pools = [p.model_dump() for p in _pools.gpu_pool_outputs(self.spec)]
         return {
             "main.tf.json": {
                 "terraform": {
@@ -130,19 +130,21 @@ class GcpStack(Stack):
                 "provider": {"google": {"project": gcp.project, "region": gcp.region}},
                 "module": {"network": network_inputs, "gke": gke_inputs},
                 "output": {
-                    "cluster_name": _output("${module.gke.cluster_name}", "GKE cluster name"),
-                    "endpoint": _output("${module.gke.endpoint}", "API server URL"),
-                    "ca_data": _output("${module.gke.ca_data}", "cluster CA, base64 PEM"),
-                    "oidc_issuer": _output(
+                    "cluster_name": _pools.output(
+                        "${module.gke.cluster_name}", "GKE cluster name"
+                    ),
+                    "endpoint": _pools.output("${module.gke.endpoint}", "API server URL"),
+                    "ca_data": _pools.output("${module.gke.ca_data}", "cluster CA, base64 PEM"),
+                    "oidc_issuer": _pools.output(
                         "${module.gke.oidc_issuer}", "service account token issuer"
                     ),
-                    "workload_pool": _output(
+                    "workload_pool": _pools.output(
                         "${module.gke.workload_pool}", "Workload Identity pool"
                     ),
-                    "node_pools": _output("${module.gke.node_pools}", "node pool names"),
-                    "gpu_pools": _output(gpu_pools, "GPU pools and who installs drivers"),
-                    "region": _output(gcp.region, "region of the cluster"),
-                    "project": _output(gcp.project, "project of the cluster"),
+                    "node_pools": _pools.output("${module.gke.node_pools}", "node pool names"),
+                    "gpu_pools": _pools.output(gpu_pools, "GPU pools and who installs drivers"),
+                    "region": _pools.output(gcp.region, "region of the cluster"),
+                    "project": _pools.output(gcp.project, "project of the cluster"),
                 },
             }
         }
@@ -174,30 +176,13 @@ class GcpStack(Stack):
             }
         return value
 
-    def _gpu_pool_outputs(self) -> list[GpuPoolOutput]:
-        return [
-            GpuPoolOutput(
-                name=pool.name,
-                gpu_model=pool.gpu.model,
-                gpu_count=pool.gpu.count,
-                labels=_pools.pool_labels(pool),
-                taints=[
-                    {"key": t.key, "value": t.value, "effect": t.effect}
-                    for t in pool.effective_taints
-                ],
-                driver="platform",
-            )
-            for pool in self.spec.gpu_pools
-            if pool.gpu is not None
-        ]
-
     def pending_outputs(self) -> InfraOutputs:
         return InfraOutputs(
             target=self.target,
             cluster_name=self.spec.full_name,
             region=self.gcp.region,
             node_pools=[pool.name for pool in self.spec.node_pools],
-            gpu_pools=self._gpu_pool_outputs(),
+            gpu_pools=_pools.gpu_pool_outputs(self.spec),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -275,6 +260,12 @@ def driver_version(model: str) -> str:
     return _DRIVER_VERSION_BY_ARCHITECTURE.get(gpu.architecture, DEFAULT_DRIVER_VERSION)
 
 
+def _import(module: str) -> Any:
+    return _kubeconfig.import_extra(
+        module, extra="gcp", needs="reading a GKE cluster needs google-cloud-container"
+    )
+
+
 def get_cluster(project: str, location: str, name: str, *, client: Any = None) -> dict[str, str]:
     """Endpoint and CA of a GKE cluster, read through `google-cloud-container`.
 
@@ -286,10 +277,10 @@ def get_cluster(project: str, location: str, name: str, *, client: Any = None) -
         CredentialsError: no usable credentials, or the caller may not read the cluster.
         KfstackError: the cluster is missing or the API failed.
     """
-    exceptions = _import_gcp("google.api_core.exceptions")
+    exceptions = _import("google.api_core.exceptions")
     if client is None:
-        container = _import_gcp("google.cloud.container_v1")
-        auth_exceptions = _import_gcp("google.auth.exceptions")
+        container = _import("google.cloud.container_v1")
+        auth_exceptions = _import("google.auth.exceptions")
         try:
             client = container.ClusterManagerClient()
         except auth_exceptions.DefaultCredentialsError as exc:
@@ -326,22 +317,6 @@ def get_cluster(project: str, location: str, name: str, *, client: Any = None) -
             hint="wait until it is RUNNING, then run the command again",
         )
     return {"endpoint": cluster.endpoint, "ca_data": cluster.master_auth.cluster_ca_certificate}
-
-
-def _import_gcp(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UserError(
-            "reading a GKE cluster needs the google-cloud-container package",
-            hint="pip install 'kfstack[gcp]'",
-        ) from None
-
-
-def _output(value: Any, description: str) -> dict[str, Any]:
-    return {"value": value, "description": description}
 
 
 STACK_CLASS = GcpStack

@@ -8,6 +8,7 @@ later log line that happens to contain one is masked.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from installer import redact
+from installer.errors import UserError
 from installer.workdir import write_private
 
 LOG = logging.getLogger("kfstack.stacks.kubeconfig")
@@ -49,3 +51,15 @@ def write(config: dict[str, Any], dest: Path) -> Path:
     write_private(dest, yaml.safe_dump(config, sort_keys=False))
     LOG.info("kubeconfig written to %s (context %s)", dest, config.get("current-context"))
     return dest
+
+
+def import_extra(module: str, *, extra: str, needs: str) -> Any:
+    """Import `module`, which comes with kfstack's optional `extra`.
+
+    Raises:
+        UserError: the module is not installed; the hint names the extra to install.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(needs, hint=f"pip install 'kfstack[{extra}]'") from None

@@ -7,7 +7,11 @@ pools; the cloud-specific spelling of taints and sizes stays in each stack.
 
 from __future__ import annotations
 
-from installer.spec.model import NodePool
+from collections.abc import Callable
+from typing import Any
+
+from installer.spec.model import NodePool, Spec
+from stacks.base import GpuPoolOutput
 
 LABEL_POOL = "kfstack.io/pool"
 LABEL_ROLE = "kfstack.io/role"
@@ -26,3 +30,34 @@ def pool_labels(pool: NodePool) -> dict[str, str]:
         labels[LABEL_GPU_MODEL] = pool.gpu.model
         labels[LABEL_GPU_COUNT] = str(pool.gpu.count)
     return labels
+
+
+def k8s_taints(pool: NodePool) -> list[dict[str, str]]:
+    """The pool's taints in Kubernetes' spelling (what tolerations must match)."""
+    return [{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.effective_taints]
+
+
+def gpu_pool_outputs(
+    spec: Spec, taints: Callable[[NodePool], list[dict[str, str]]] = k8s_taints
+) -> list[GpuPoolOutput]:
+    """`InfraOutputs.gpu_pools` for a cloud whose platform installs the GPU driver.
+
+    `taints` gives every taint a node of the pool carries, the cloud's own included, so
+    the platform layer can tolerate them all."""
+    return [
+        GpuPoolOutput(
+            name=pool.name,
+            gpu_model=pool.gpu.model,
+            gpu_count=pool.gpu.count,
+            labels=pool_labels(pool),
+            taints=taints(pool),
+            driver="platform",
+        )
+        for pool in spec.gpu_pools
+        if pool.gpu is not None
+    ]
+
+
+def output(value: Any, description: str) -> dict[str, Any]:
+    """A Terraform JSON `output` block."""
+    return {"value": value, "description": description}

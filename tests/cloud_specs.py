@@ -88,26 +88,15 @@ def gcp_spec(
             "pods_range_name": "kubeflow-pods",
             "services_range_name": "kubeflow-services",
         }
-    data = {
-        "name": "mx",
-        "environment": "test",
-        "target": "gcp",
-        "gcp": {
-            "project": "acme-ml-test",
-            "region": region,
-            "zones": zone_list,
-            "network": network,
-            "release_channel": channel,
-            "deletion_protection": deletion_protection,
-        },
-        "node_pools": [{"name": "system", "role": "system", "min": 1, "max": 3}]
-        + [
-            gpu_pool("gcp", m, region, spot=spot, zones=zone_list[:1] if zones else [])
-            for m in models
-        ],
-        "storage": {"rwx": rwx, "snapshots": snapshots},
+    block = {
+        "project": "acme-ml-test",
+        "region": region,
+        "zones": zone_list,
+        "network": network,
+        "release_channel": channel,
+        "deletion_protection": deletion_protection,
     }
-    return parse_spec(yaml.safe_dump(data), source="<gcp matrix>").spec
+    return _spec("gcp", block, region, models, zone_list, spot=spot, rwx=rwx, snapshots=snapshots)
 
 
 def azure_spec(
@@ -127,21 +116,36 @@ def azure_spec(
             "subnet_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/net/providers/"
             "Microsoft.Network/virtualNetworks/hub/subnets/aks-nodes"
         }
+    block = {
+        "subscription_id": SUBSCRIPTION,
+        "location": region,
+        "zones": zone_list,
+        "network": network,
+    }
+    return _spec(
+        "azure", block, region, models, zone_list, spot=spot, rwx=rwx, snapshots=snapshots
+    )
+
+
+def _spec(
+    cloud: str,
+    block: dict,
+    region: str,
+    models: list[str],
+    zones: list[str],
+    *,
+    spot: bool,
+    rwx: bool,
+    snapshots: bool,
+) -> Spec:
+    """A spec with a system pool and one GPU pool per model (in the first zone, if any)."""
     data = {
         "name": "mx",
         "environment": "test",
-        "target": "azure",
-        "azure": {
-            "subscription_id": SUBSCRIPTION,
-            "location": region,
-            "zones": zone_list,
-            "network": network,
-        },
+        "target": cloud,
+        cloud: block,
         "node_pools": [{"name": "system", "role": "system", "min": 2, "max": 3}]
-        + [
-            gpu_pool("azure", m, region, spot=spot, zones=zone_list[:1] if zones else [])
-            for m in models
-        ],
+        + [gpu_pool(cloud, m, region, spot=spot, zones=zones[:1]) for m in models],
         "storage": {"rwx": rwx, "snapshots": snapshots},
     }
-    return parse_spec(yaml.safe_dump(data), source="<azure matrix>").spec
+    return parse_spec(yaml.safe_dump(data), source=f"<{cloud} matrix>").spec
