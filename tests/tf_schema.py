@@ -209,8 +209,10 @@ def _check_body(
                 report.add(label, f"{key!r} is a nested block; write `{key} {{ ... }}`")
                 continue
             present[key] = present.get(key, 0) + len(instances)
-            if spec.get("nesting_mode") == "single" and len(instances) > 1:
-                report.add(label, f"block {key!r} may appear once, found {len(instances)}")
+            most = 1 if spec.get("nesting_mode") == "single" else spec.get("max_items")
+            if most and len(instances) > most:
+                times = "once" if most == 1 else f"{most} times"
+                report.add(label, f"block {key!r} may appear {times}, found {len(instances)}")
             for index, instance in enumerate(instances):
                 suffix = f"[{index}]" if len(instances) > 1 else ""
                 _check_body(instance, spec["block"], f"{label}.{key}{suffix}", report, hcl=hcl)
@@ -462,12 +464,14 @@ def _unquote(text: str) -> str:
 SCHEMA_VERSIONS = {"google": "6.50.0", "azurerm": "4.55.0", "aws": "6.25.0"}
 
 
-def locate_schema(shared: Path | None, name: str, scratch: Path) -> tuple[Path | None, str]:
+def locate_schema(
+    shared: Path | None, name: str, scratch: Path, version: str | None = None
+) -> tuple[Path | None, str]:
     """The schema file for provider `name`: from `../shared/provider-schemas` when present,
     else what Terraform itself reports on a connected machine (`terraform init` of the
-    same provider version, then `terraform providers schema -json`). Returns the path, or
-    None and the reason it could not be had (offline, no terraform)."""
-    version = SCHEMA_VERSIONS[name]
+    same provider version in `scratch`, then `terraform providers schema -json`). Returns
+    the path, or None and the reason it could not be had (offline, no terraform)."""
+    version = version or SCHEMA_VERSIONS[name]
     if shared is not None:
         path = shared / "provider-schemas" / f"{name}-{version}.json"
         if path.is_file():
