@@ -177,10 +177,16 @@ class GcpStack(Stack):
         return value
 
     def pending_outputs(self) -> InfraOutputs:
+        """Everything but the endpoint and CA is fixed by the spec; GKE's token issuer
+        is a function of the cluster's resource path, the same the module outputs."""
+        name, region = self.spec.full_name, self.gcp.region
         return InfraOutputs(
             target=self.target,
-            cluster_name=self.spec.full_name,
-            region=self.gcp.region,
+            cluster_name=name,
+            region=region,
+            oidc_issuer=f"https://container.googleapis.com/v1/projects/{self.gcp.project}"
+            f"/locations/{region}/clusters/{name}",
+            workload_pool=f"{self.gcp.project}.svc.id.goog",
             node_pools=[pool.name for pool in self.spec.node_pools],
             gpu_pools=_pools.gpu_pool_outputs(self.spec),
         )

@@ -191,3 +191,13 @@ def test_a_cluster_name_longer_than_gke_allows_is_refused(tmp_path):
     result = _validate(tmp_path, data)
     assert result.exit_code == 2, result.output
     assert "longer than the 40 characters gcp allows" in result.output
+
+
+def test_the_token_issuer_and_workload_pool_are_known_before_apply(examples):
+    outputs = stacks.for_spec(load_spec(examples / "gcp.yaml").spec).pending_outputs()
+    assert outputs.oidc_issuer == (
+        "https://container.googleapis.com/v1/projects/acme-ml-staging"
+        "/locations/us-central1/clusters/ml-platform-staging"
+    )
+    assert outputs.workload_pool == "acme-ml-staging.svc.id.goog"
+    assert outputs.endpoint is None and outputs.ca_data is None
