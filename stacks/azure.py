@@ -40,10 +40,11 @@ from stacks.base import InfraOutputs, Stack
 LOG = logging.getLogger("kfstack.stacks.azure")
 
 PROVIDER_SOURCE = "hashicorp/azurerm"
-# 4.x renamed the node pool arguments used here (auto_scaling_enabled,
-# automatic_upgrade_channel) and added `gpu_driver`; the offline schema checked in
-# tests is 4.55.
-PROVIDER_VERSION = ">= 4.0, < 5.0"
+# 4.0 renamed the arguments used here (auto_scaling_enabled, automatic_upgrade_channel);
+# `gpu_driver` on node pools arrived in 4.40.0 (see Azure/terraform-azurerm-avm-res-
+# containerservice-managedcluster#115, which raised its floor for the same reason). The
+# offline schema the tests check is 4.55.
+PROVIDER_VERSION = ">= 4.40, < 5.0"
 
 SYSTEM_POOL_NAME = "critical"
 GPU_DRIVER = "Install"

@@ -36,9 +36,9 @@ from stacks.base import InfraOutputs, Stack
 LOG = logging.getLogger("kfstack.stacks.gcp")
 
 PROVIDER_SOURCE = "hashicorp/google"
-# 6.x is the first major with `gpu_driver_installation_config` on every pool type and
-# `total_*_node_count` together with `deletion_protection`; the offline schema checked
-# in tests is 6.50. 7.x keeps every argument used here.
+# Every argument used here exists throughout 6.x (deletion_protection arrived in 5.0);
+# the offline schema the tests check is 6.50. 7.x is admitted, as Google's own GKE
+# modules do, but no 7.x schema is checked here: pin `< 7.0` if a 7.x plan disagrees.
 PROVIDER_VERSION = ">= 6.0, < 8.0"
 
 CLUSTER_ADDRESS = "module.gke.google_container_cluster.this"

@@ -20,7 +20,7 @@ def test_the_azure_target_selects_the_aks_stack_with_the_subscription_provider(e
     stack = stacks.for_spec(load_spec(examples / "azure.yaml").spec)
     doc = stack.documents()["main.tf.json"]
     assert isinstance(stack, azure.AzureStack)
-    assert stack.providers() == {"hashicorp/azurerm": ">= 4.0, < 5.0"}
+    assert stack.providers() == {"hashicorp/azurerm": ">= 4.40, < 5.0"}
     assert doc["provider"] == {"azurerm": {"subscription_id": SUBSCRIPTION, "features": {}}}
 
 
