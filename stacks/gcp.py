@@ -49,12 +49,12 @@ _TAINT_EFFECTS = {
     "NoExecute": "NO_EXECUTE",
 }
 
-# GKE installs the NVIDIA driver itself (gpu_driver_installation_config). DEFAULT is
-# the driver GKE qualified for the node version; Hopper GPUs get LATEST because the
-# CUDA 12 features that make them worth their price (FP8, confidential compute) need
-# the newest branch. The platform layer therefore never installs a driver on GKE.
-_DRIVER_VERSION_BY_ARCHITECTURE = {"Hopper": "LATEST"}
-DEFAULT_DRIVER_VERSION = "DEFAULT"
+# GKE installs the NVIDIA driver itself (gpu_driver_installation_config), so the
+# platform layer never does. DEFAULT is the driver GKE qualified for the node's GKE
+# version, for every GPU that version supports; LATEST would follow GKE's newest branch
+# and move under running workloads on node upgrades, which a platform should choose
+# deliberately, not by default. The module accepts either.
+DRIVER_VERSION = "DEFAULT"
 
 GKE_AUTH_PLUGIN = "gke-gcloud-auth-plugin"
 
@@ -172,7 +172,7 @@ class GcpStack(Stack):
             value["gpu"] = {
                 "type": accelerator_type(pool.gpu.model),
                 "count": pool.gpu.count,
-                "driver_version": driver_version(pool.gpu.model),
+                "driver_version": DRIVER_VERSION,
             }
         return value
 
@@ -258,12 +258,6 @@ def accelerator_type(model: str) -> str:
             hint="choose a model listed by `kfstack catalog` for gcp",
         )
     return gpu.gcp_accelerator
-
-
-def driver_version(model: str) -> str:
-    """The `gpu_driver_version` GKE installs for `model` (DEFAULT or LATEST)."""
-    gpu = _catalog.load().gpus[model]
-    return _DRIVER_VERSION_BY_ARCHITECTURE.get(gpu.architecture, DEFAULT_DRIVER_VERSION)
 
 
 def _import(module: str) -> Any:

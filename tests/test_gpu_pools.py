@@ -60,8 +60,7 @@ def test_a_gke_gpu_pool_carries_the_accelerator_driver_taint_bounds_and_labels(m
     assert pool["machine_type"] == instance.name
     assert pool["gpu"]["type"] == gpu.gcp_accelerator
     assert pool["gpu"]["count"] == instance.gpu_count
-    expected_driver = "LATEST" if gpu.architecture == "Hopper" else "DEFAULT"
-    assert pool["gpu"]["driver_version"] == expected_driver
+    assert pool["gpu"]["driver_version"] == "DEFAULT"
     assert pool["taints"] == [
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
     ]
