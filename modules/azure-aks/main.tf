@@ -36,10 +36,13 @@ resource "azurerm_kubernetes_cluster" "this" {
     type = "SystemAssigned"
   }
 
+  # Azure CNI Overlay with the Cilium dataplane, which enforces the NetworkPolicies
+  # Kubeflow's manifests ship.
   network_profile {
     network_plugin      = "azure"
     network_plugin_mode = "overlay"
-    network_policy      = "azure"
+    network_data_plane  = "cilium"
+    network_policy      = "cilium"
     load_balancer_sku   = "standard"
     # Outside the usual 10.x VNet ranges so peered networks do not collide.
     service_cidr   = "172.16.0.0/16"

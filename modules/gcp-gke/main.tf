@@ -17,6 +17,16 @@ locals {
   ]
 }
 
+# A pinned cluster needs exact versions: node pools take no minor alias such as 1.34,
+# and an alias would show as a change on every plan once GKE reports the patch it chose.
+data "google_container_engine_versions" "pinned" {
+  count = local.pinned ? 1 : 0
+
+  project        = var.project
+  location       = var.location
+  version_prefix = "${var.kubernetes_version}."
+}
+
 resource "google_service_account" "nodes" {
   project      = var.project
   account_id   = "${substr(var.name, 0, 23)}-nodes"
@@ -47,7 +57,10 @@ resource "google_container_cluster" "this" {
   remove_default_node_pool = true
   initial_node_count       = 1
 
-  min_master_version = local.pinned ? var.kubernetes_version : null
+  min_master_version = local.pinned ? data.google_container_engine_versions.pinned[0].latest_master_version : null
+
+  # Dataplane V2 enforces Kubernetes NetworkPolicy, which Kubeflow's manifests ship.
+  datapath_provider = "ADVANCED_DATAPATH"
 
   release_channel {
     channel = var.release_channel
@@ -92,7 +105,7 @@ resource "google_container_node_pool" "this" {
   cluster        = google_container_cluster.this.id
   location       = var.location
   node_locations = length(each.value.zones) > 0 ? each.value.zones : null
-  version        = local.pinned ? var.kubernetes_version : null
+  version        = local.pinned ? data.google_container_engine_versions.pinned[0].latest_node_version : null
 
   # Per zone, like every node count on a regional pool.
   initial_node_count = each.value.initial
