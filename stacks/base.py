@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,30 @@ class Stack(ABC):
     def pending_outputs(self) -> InfraOutputs:
         """What the platform layer can know before apply (values only apply fills are None)."""
         return InfraOutputs(target=self.target, load_balancer=self.target != "baremetal")
+
+    def destroy_prepare(self, directory: Path, apply: Callable[[list[str]], None]) -> bool:
+        """Make applied infrastructure destroyable; `kfstack destroy` calls it first.
+
+        Some resources carry a guard that only an apply can lift (GKE's
+        `deletion_protection`). A stack that has one rewrites its configuration in
+        `directory` with the guard off and calls `apply(extra_terraform_args)` (for
+        example `["-target=module.gke.google_container_cluster.this"]`); the caller then
+        runs `terraform destroy`. Returns whether it applied anything. The default has
+        nothing to lift.
+
+        Raises whatever `apply` raises (ToolError when terraform fails).
+        """
+        return False
+
+    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
+        """Write a kubeconfig for the applied cluster to `dest` (0600) and return its path.
+
+        Never merges into the user's `~/.kube/config`.
+
+        Raises:
+            NotImplementedError: the stack has no way to reach its cluster yet.
+        """
+        raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
 
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.
