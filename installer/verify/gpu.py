@@ -41,6 +41,10 @@ _SMI_PATTERNS = {
 
 MODEL_LINE = "kfstack-gpu-model:"
 
+# The CUDA base image carries no CUDA libraries; nvidia-smi and the device nodes are
+# injected by the NVIDIA container toolkit on GPU nodes, which is the thing under test.
+GPU_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+
 
 def name_pattern(model: str) -> str:
     """An ERE/Python pattern matching how nvidia-smi names `model` (case-insensitive)."""

@@ -34,11 +34,8 @@ from typing import Any
 import yaml
 
 from installer.errors import UserError
-from installer.verify.gpu import CHECK_SCRIPT, GpuTarget, name_pattern
+from installer.verify.gpu import CHECK_SCRIPT, GPU_IMAGE, GpuTarget, name_pattern
 
-# The CUDA base image carries no CUDA libraries; nvidia-smi and the device nodes are
-# injected by the NVIDIA container toolkit on GPU nodes, which is the thing under test.
-GPU_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
 CPU_IMAGE = "docker.io/library/busybox:1.37"
 GPU_RESOURCE = "nvidia.com/gpu"
 
