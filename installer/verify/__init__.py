@@ -25,7 +25,8 @@ from typing import Any
 from installer.console import Reporter
 from installer.errors import KfstackError
 from installer.spec.model import Spec
-from installer.verify import checks, kfp_api
+from installer.verify import checks as _checks
+from installer.verify import kfp_api
 from installer.verify import gpu as _gpu
 from installer.verify.kube import KubeApi
 from installer.verify.report import CheckResult, VerifyReport, timed
@@ -48,7 +49,7 @@ class VerifyOptions:
     notebook_timeout: float = 600.0
     gpu_image: str | None = None
     cpu_image: str | None = None
-    notebook_image: str = checks.NOTEBOOK_IMAGE
+    notebook_image: str = _checks.NOTEBOOK_IMAGE
     infra: Any = None  # InfraOutputs, when the infrastructure layer's outputs are known
 
 
@@ -103,13 +104,13 @@ def _verify_gpu(spec: Spec, kube: KubeApi, options: VerifyOptions, reporter: Rep
             created_namespace = _ensure_namespace(kube, options.namespace)
         for target in targets:
             with timed(CheckResult(f"gpu-nodes:{target.pool}")) as nodes:
-                checks.gpu_nodes(kube, target, nodes)
+                _checks.gpu_nodes(kube, target, nodes)
             was_empty = nodes.result == "not-run"
             if not was_empty:
                 yield nodes
             with timed(CheckResult(f"gpu-job:{target.pool}")) as job:
                 reporter.line(f"  running nvidia-smi on pool {target.pool} ({target.model})")
-                checks.gpu_job(
+                _checks.gpu_job(
                     kube,
                     target,
                     job,
@@ -120,7 +121,7 @@ def _verify_gpu(spec: Spec, kube: KubeApi, options: VerifyOptions, reporter: Rep
             if was_empty:
                 # The Job asked the autoscaler for a node; it must now advertise its GPUs.
                 with timed(CheckResult(f"gpu-nodes:{target.pool}")) as nodes:
-                    checks.gpu_nodes(kube, target, nodes)
+                    _checks.gpu_nodes(kube, target, nodes)
                 yield nodes
             yield job
     finally:
@@ -156,7 +157,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
         for name in PIPELINE_CHECKS:
             yield CheckResult(name).not_run(reason)
         return
-    pipelines = checks.require_sdk()
+    pipelines = _checks.require_sdk()
     teams = [t.name for t in spec.kubeflow.teams]
     url = options.kfp_url or f"https://{spec.kubeflow.domain}/pipeline"
     insecure = options.insecure
@@ -184,7 +185,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
     hello = pipelines.hello_pipeline(**({"image": options.cpu_image} if options.cpu_image else {}))
     with timed(CheckResult("pipeline-hello")) as check:
         document = pipelines.api_document(pipelines.compile_pipeline(hello))
-        checks.pipeline_run(
+        _checks.pipeline_run(
             first,
             "kfstack-smoke-hello",
             document,
@@ -205,7 +206,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             gpu_pipeline = pipelines.gpu_pipeline(target, **kwargs)
             document = pipelines.api_document(pipelines.compile_pipeline(gpu_pipeline))
             check.evidence["pool"] = target.pool
-            checks.pipeline_run(
+            _checks.pipeline_run(
                 first,
                 f"kfstack-smoke-gpu-{target.pool}",
                 document,
@@ -221,7 +222,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             check.not_run("the isolation check needs two teams in kubeflow.teams")
         else:
             try:
-                checks.pipeline_isolation(client(teams[1]), teams[0], check)
+                _checks.pipeline_isolation(client(teams[1]), teams[0], check)
             except KfstackError as exc:
                 check.failed(f"no token for {teams[1]}/{PROFILE_SERVICE_ACCOUNT}: {exc.message}")
     yield check
@@ -251,7 +252,7 @@ def _verify_notebooks(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
         yield check.not_run("no team namespace: add a team to kubeflow.teams")
         return
     with timed(check):
-        checks.notebook(
+        _checks.notebook(
             kube,
             spec.kubeflow.teams[0].name,
             check,
