@@ -26,8 +26,8 @@ from installer.console import Reporter
 from installer.errors import KfstackError
 from installer.spec.model import Spec
 from installer.verify import checks as _checks
-from installer.verify import kfp_api
 from installer.verify import gpu as _gpu
+from installer.verify import kfp_api
 from installer.verify.kube import KubeApi
 from installer.verify.report import CheckResult, VerifyReport, timed
 
