@@ -46,6 +46,7 @@ class VerifyOptions:
     insecure: bool | None = None  # default: only for the self-signed issuer
     gpu_timeout: float = 900.0  # covers a scale-up from zero and the CUDA image pull
     pipeline_timeout: float = 900.0
+    pipeline_poll: float = 5.0
     notebook_timeout: float = 600.0
     gpu_image: str | None = None
     cpu_image: str | None = None
@@ -191,6 +192,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             document,
             check,
             timeout=options.pipeline_timeout,
+            poll=options.pipeline_poll,
             logs=logs,
             reporter=reporter,
         )
@@ -212,6 +214,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
                 document,
                 check,
                 timeout=options.pipeline_timeout,
+                poll=options.pipeline_poll,
                 logs=logs,
                 reporter=reporter,
             )

@@ -174,13 +174,16 @@ def pipeline_run(
     check: CheckResult,
     *,
     timeout: float,
+    poll: float = 5.0,
     logs: Callable[[str, str], str] | None,
     reporter: Reporter | None = None,
 ) -> CheckResult:
     """Submit one pipeline as the team and wait until it SUCCEEDED."""
     check.evidence.update(namespace=client.namespace, pipeline=name)
     try:
-        result = client.run_pipeline(name, document, timeout=timeout, logs=logs, reporter=reporter)
+        result = client.run_pipeline(
+            name, document, timeout=timeout, poll=poll, logs=logs, reporter=reporter
+        )
     except kfp_api.RunTimeout as exc:
         return check.failed(exc.message, run_id=exc.run_id)
     except KfstackError as exc:

@@ -254,13 +254,13 @@ class KfpClient:
                 return self._result(run_id, run, state, elapsed, logs)
             if reporter is not None:
                 reporter.progress(f"run {run_id[:8]}", int(elapsed), None, state.lower())
-            if elapsed + poll > timeout:
+            if elapsed >= timeout:
                 try:
                     self.terminate_run(run_id)
                 except KfpApiError as exc:
                     LOG.warning("could not terminate run %s: %s", run_id, exc)
                 raise RunTimeout(run_id, state, elapsed)
-            time.sleep(poll)
+            time.sleep(min(poll, timeout - elapsed))
 
     def run_pipeline(
         self,
