@@ -143,12 +143,11 @@ def gpu_job(
         log = _job_log(kube, name, namespace)
         models = _gpu.reported_models(log)
         check.evidence.update(reported_models=models, log_tail=log.strip().splitlines()[-10:])
-        if _condition(final, "Failed"):
-            return check.failed(
-                "the GPU Job failed: " + (log.strip().splitlines() or ["no log"])[-1]
-            )
-        if not models or not all(_gpu.matches(target.model, m) for m in models):
-            return check.failed(f"nvidia-smi saw {models or 'no GPU'}, not {target.model}")
+        if models and not all(_gpu.matches(target.model, m) for m in models):
+            return check.failed(f"nvidia-smi saw {models}, not {target.model}")
+        if _condition(final, "Failed") or not models:
+            last = (log.strip().splitlines() or ["no log"])[-1]
+            return check.failed(f"the GPU Job failed: {last}")
         return check.passed()
     except KfstackError as exc:
         return check.failed(exc.message)
