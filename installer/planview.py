@@ -140,6 +140,13 @@ class Changes:
     def total(self) -> int:
         return self.create + self.change + self.delete
 
+    @classmethod
+    def sum(cls, rows: Iterable[Changes]) -> Changes:
+        rows = list(rows)
+        return cls(
+            sum(c.create for c in rows), sum(c.change for c in rows), sum(c.delete for c in rows)
+        )
+
 
 @dataclass
 class TerraformSummary:
@@ -176,11 +183,7 @@ class TerraformSummary:
 
     @property
     def totals(self) -> Changes:
-        return Changes(
-            create=sum(c.create for c in self.by_type.values()),
-            change=sum(c.change for c in self.by_type.values()),
-            delete=sum(c.delete for c in self.by_type.values()),
-        )
+        return Changes.sum(self.by_type.values())
 
 
 @dataclass
@@ -191,11 +194,7 @@ class PlatformDiff:
 
     @property
     def totals(self) -> Changes:
-        return Changes(
-            create=sum(c.create for c in self.by_component.values()),
-            change=sum(c.change for c in self.by_component.values()),
-            delete=sum(c.delete for c in self.by_component.values()),
-        )
+        return Changes.sum(self.by_component.values())
 
 
 @dataclass
@@ -517,11 +516,7 @@ def _cost_line(cost: Cost) -> str:
 
 
 def _changes_block(title: str, rows: dict[str, Changes], unit: str) -> str:
-    total = Changes(
-        sum(c.create for c in rows.values()),
-        sum(c.change for c in rows.values()),
-        sum(c.delete for c in rows.values()),
-    )
+    total = Changes.sum(rows.values())
     verb = "prune" if title == "Platform" else "destroy"
     head = (
         f"{title}: {total.create} to create, {total.change} to change, {total.delete} to {verb}\n"

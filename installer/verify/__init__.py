@@ -183,12 +183,11 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             )
         return
 
-    hello = pipelines.hello_pipeline(**({"image": options.cpu_image} if options.cpu_image else {}))
-    with timed(CheckResult("pipeline-hello")) as check:
-        document = pipelines.api_document(pipelines.compile_pipeline(hello))
+    def submit(check: CheckResult, name: str, pipeline: Any) -> None:
+        document = pipelines.api_document(pipelines.compile_pipeline(pipeline))
         _checks.pipeline_run(
             first,
-            "kfstack-smoke-hello",
+            name,
             document,
             check,
             timeout=options.pipeline_timeout,
@@ -196,6 +195,10 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             logs=logs,
             reporter=reporter,
         )
+
+    with timed(CheckResult("pipeline-hello")) as check:
+        kwargs = {"image": options.cpu_image} if options.cpu_image else {}
+        submit(check, "kfstack-smoke-hello", pipelines.hello_pipeline(**kwargs))
     yield check
 
     targets = _gpu.gpu_targets(spec, options.infra)
@@ -204,20 +207,10 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             check.not_run("the spec has no GPU pools or GPU hosts")
         else:
             target = targets[0]
-            kwargs = {"image": options.gpu_image} if options.gpu_image else {}
-            gpu_pipeline = pipelines.gpu_pipeline(target, **kwargs)
-            document = pipelines.api_document(pipelines.compile_pipeline(gpu_pipeline))
             check.evidence["pool"] = target.pool
-            _checks.pipeline_run(
-                first,
-                f"kfstack-smoke-gpu-{target.pool}",
-                document,
-                check,
-                timeout=options.pipeline_timeout,
-                poll=options.pipeline_poll,
-                logs=logs,
-                reporter=reporter,
-            )
+            kwargs = {"image": options.gpu_image} if options.gpu_image else {}
+            pipeline = pipelines.gpu_pipeline(target, **kwargs)
+            submit(check, f"kfstack-smoke-gpu-{target.pool}", pipeline)
     yield check
 
     with timed(CheckResult("pipeline-isolation")) as check:
