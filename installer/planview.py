@@ -540,25 +540,46 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+_TABLE_WIDTH = 110
+
+
 def _render_rich(plan: Plan, stream: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, highlight=False)
+    console = Console(file=stream, highlight=False, soft_wrap=False)
     c = plan.cluster
     zones = f" ({', '.join(c.zones)})" if c.zones else ""
     console.print(
         f"[bold]Plan for {c.name}[/] on {c.target}{' ' + c.region if c.region else ''}{zones}, "
         f"Kubernetes {c.kubernetes_version}\n  network   {c.network.describe()}",
         markup=True,
+        soft_wrap=True,
     )
     if plan.pools:
+        header = _pool_header()
+        cells = [_pool_cells(row, plan.cost) for row in plan.pools]
+        # Taints are the widest cells; on a narrow terminal they move under the table
+        # (grouped by taint) so that no name, type or price is cut.
+        narrow = console.width < _TABLE_WIDTH
+        taint_col = header.index("taints")
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for name in _pool_header():
-            table.add_column(name, justify="right" if name.startswith("$") else "left")
-        for row in plan.pools:
-            table.add_row(*_pool_cells(row, plan.cost))
+        for index, name in enumerate(header):
+            if narrow and index == taint_col:
+                continue
+            table.add_column(
+                name, justify="right" if name.startswith("$") else "left", no_wrap=True
+            )
+        for row in cells:
+            table.add_row(*(v for i, v in enumerate(row) if not (narrow and i == taint_col)))
         console.print(table)
+        if narrow:
+            groups: dict[str, list[str]] = {}
+            for row in plan.pools:
+                for taint in row.taints:
+                    groups.setdefault(taint, []).append(row.name)
+            for taint, pools in groups.items():
+                console.print(f"  taint {taint}: {', '.join(pools)}", markup=False)
         totals = plan.gpu_totals()
         if totals:
             console.print(
@@ -569,4 +590,4 @@ def _render_rich(plan: Plan, stream: TextIO) -> None:
             )
     # The remaining sections are short lines: the plain form reads well on a terminal too.
     text = render_text(plan)
-    console.print(text[text.index("\nCost:") :], markup=False, end="")
+    console.print(text[text.index("\nCost:") :], markup=False, end="", soft_wrap=True)

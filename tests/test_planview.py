@@ -163,5 +163,7 @@ def test_plain_rendering_is_one_screen_and_rich_rendering_names_every_pool(aws_p
     assert "prices of 2026-11-02" in text
     buffer = io.StringIO()
     planview.render(aws_plan, stream=buffer, rich=True)
-    for name in ("sys", "t4od", "h100", "kfstack-rwx"):
+    for name in ("sys", "t4od", "h100", "kfstack-rwx", "p5.48xlarge"):
         assert name in buffer.getvalue()
+    # 80 columns: the taints move under the table, grouped, instead of cutting a column.
+    assert "taint nvidia.com/gpu=present:NoSchedule: t4, t4od" in buffer.getvalue()
