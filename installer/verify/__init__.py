@@ -118,6 +118,7 @@ def _verify_gpu(spec: Spec, kube: KubeApi, options: VerifyOptions, reporter: Rep
                     namespace=options.namespace,
                     image=options.gpu_image or _gpu.GPU_IMAGE,
                     timeout=options.gpu_timeout,
+                    reporter=reporter,
                 )
             if was_empty:
                 # The Job asked the autoscaler for a node; it must now advertise its GPUs.
@@ -254,5 +255,6 @@ def _verify_notebooks(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             check,
             image=options.notebook_image,
             timeout=options.notebook_timeout,
+            reporter=reporter,
         )
     yield check

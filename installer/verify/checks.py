@@ -35,6 +35,14 @@ def _dns(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40]
 
 
+def _ticker(reporter: Reporter | None, label: str, timeout: float) -> Callable[[float], None]:
+    def tick(elapsed: float) -> None:
+        if reporter is not None:
+            reporter.progress(label, int(elapsed), int(timeout), "s waited")
+
+    return tick
+
+
 def _condition(obj: Obj | None, kind: str) -> bool:
     conditions = ((obj or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
@@ -114,6 +122,7 @@ def gpu_job(
     namespace: str,
     image: str,
     timeout: float,
+    reporter: Reporter | None = None,
 ) -> CheckResult:
     """Run the GPU Job on the pool; pass when it completes and saw the spec's GPU model."""
     if not kube.runs_workloads:
@@ -134,6 +143,7 @@ def gpu_job(
                 namespace,
                 lambda o: _condition(o, "Complete") or _condition(o, "Failed"),
                 timeout=timeout,
+                progress=_ticker(reporter, f"job {name}", timeout),
             )
         except TimeoutError:
             return check.failed(
@@ -239,7 +249,13 @@ def notebook_manifest(name: str, namespace: str, image: str) -> Obj:
 
 
 def notebook(
-    kube: KubeApi, namespace: str, check: CheckResult, *, image: str, timeout: float
+    kube: KubeApi,
+    namespace: str,
+    check: CheckResult,
+    *,
+    image: str,
+    timeout: float,
+    reporter: Reporter | None = None,
 ) -> CheckResult:
     """A Notebook server in the team's namespace becomes ready, then is removed."""
     if not kube.runs_workloads:
@@ -260,6 +276,7 @@ def notebook(
                 namespace,
                 lambda o: int(((o or {}).get("status") or {}).get("readyReplicas") or 0) >= 1,
                 timeout=timeout,
+                progress=_ticker(reporter, f"notebook {namespace}/{name}", timeout),
             )
         except TimeoutError:
             current = kube.get(api, "Notebook", name, namespace) or {}

@@ -77,23 +77,32 @@ def wait_for(
     done: Callable[[Obj | None], bool],
     *,
     timeout: float,
+    progress: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Obj | None:
     """Watch one object until `done(obj)` holds (obj is None once deleted); returns it.
 
+    `progress(elapsed_seconds)` is called on every event and every watch restart, so a
+    long wait can show it is alive.
+
     Raises:
         TimeoutError: `done` did not hold within `timeout` seconds.
     """
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     current = kube.get(api_version, kind, name, namespace)
     if done(current):
         return current
     while (left := deadline - clock()) > 0:
         for event, obj in kube.watch(api_version, kind, namespace, name=name, timeout=left):
             current = None if event == "DELETED" else obj
+            if progress is not None:
+                progress(clock() - started)
             if done(current):
                 return current
         # A watch may end early (server timeout, dropped connection): re-read, go on.
+        if progress is not None:
+            progress(clock() - started)
         current = kube.get(api_version, kind, name, namespace)
         if done(current):
             return current
