@@ -116,6 +116,7 @@ def test_pipelines_run_as_the_first_team_and_the_second_teams_token_is_refused(t
     assert checks["pipeline-gpu"].evidence["pool"] == "a10"
     assert checks["pipeline-isolation"].result == "passed"
     assert checks["pipeline-isolation"].evidence["status"] == 403
+    assert checks["pipeline-isolation"].evidence["own_namespaces"] == "200"
     submitted = [b for m, p, b in server.requests if m == "POST" and p == "/apis/v2beta1/runs"]
     gpu_doc = submitted[1]["pipeline_spec"]
     assert set(gpu_doc) == {"pipeline_spec", "platform_spec"}
@@ -132,6 +133,18 @@ def test_a_failed_pipeline_run_fails_the_check_with_the_steps_error(tmp_path):
     assert "step check-gpu: FAILED: Error (exit code 1)" in hello.reason
     # The platform team's account is missing here: the isolation check cannot get a token.
     assert checks["pipeline-isolation"].result == "failed"
+
+
+def test_isolation_fails_when_no_token_works_at_all_because_403_then_proves_nothing(tmp_path):
+    kube = FakeKube(tmp_path, service_accounts=ACCOUNTS)
+    # The gateway knows neither token: every call is refused.
+    with FakeKfp({}, ["run_succeeded"]) as server:
+        options = _options(checks=("pipelines",), kfp_url=server.url)
+        checks = _by_name(verify.run(_spec(), kube, options))
+    isolation = checks["pipeline-isolation"]
+    assert isolation.result == "failed"
+    assert "cannot list its own runs" in isolation.reason
+    assert checks["pipeline-hello"].result == "failed"
 
 
 def test_pipeline_checks_say_why_they_cannot_run(tmp_path):

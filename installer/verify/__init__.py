@@ -219,7 +219,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
             check.not_run("the isolation check needs two teams in kubeflow.teams")
         else:
             try:
-                _checks.pipeline_isolation(client(teams[1]), teams[0], check)
+                _checks.pipeline_isolation(first, client(teams[1]), check)
             except KfstackError as exc:
                 check.failed(f"no token for {teams[1]}/{PROFILE_SERVICE_ACCOUNT}: {exc.message}")
     yield check

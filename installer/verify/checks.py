@@ -204,14 +204,27 @@ def pipeline_run(
 
 
 def pipeline_isolation(
-    other: kfp_api.KfpClient, namespace: str, check: CheckResult
+    owner: kfp_api.KfpClient, other: kfp_api.KfpClient, check: CheckResult
 ) -> CheckResult:
-    """Another team's token listing this team's runs must get HTTP 403."""
+    """Another team's token listing this team's runs must get HTTP 403.
+
+    A 403 proves isolation only if both tokens work in their own namespaces: a gateway
+    that refuses every service-account token would also answer 403.
+    """
+    namespace = owner.namespace
     check.evidence.update(token_of=other.namespace, namespace=namespace)
+    for client in (owner, other):
+        try:
+            client.list_runs()
+        except KfstackError as exc:
+            return check.failed(
+                f"team {client.namespace}'s token cannot list its own runs, so a 403 would "
+                f"prove nothing: {exc.message}"
+            )
     try:
         other.list_runs(namespace)
     except kfp_api.KfpForbidden as exc:
-        return check.passed(status=exc.status)
+        return check.passed(status=exc.status, own_namespaces="200")
     except KfstackError as exc:
         return check.failed(f"expected HTTP 403, got: {exc.message}")
     return check.failed(f"team {other.namespace}'s token could list the runs of {namespace}")
