@@ -110,7 +110,8 @@ def _verify_gpu(spec: Spec, kube: KubeApi, options: VerifyOptions, reporter: Rep
             if not was_empty:
                 yield nodes
             with timed(CheckResult(f"gpu-job:{target.pool}")) as job:
-                reporter.line(f"  running nvidia-smi on pool {target.pool} ({target.model})")
+                if kube.runs_workloads:
+                    reporter.line(f"  running nvidia-smi on pool {target.pool} ({target.model})")
                 _checks.gpu_job(
                     kube,
                     target,
