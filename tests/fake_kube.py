@@ -144,8 +144,33 @@ class FakeKube:
     def _run_job(self, job: Obj) -> None:
         pod_spec = job["spec"]["template"]["spec"]
         node = self._matching_node(pod_spec)
+        ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         if node is None:
-            return  # unschedulable: the Job never finishes
+            # Unschedulable: the pod stays Pending with the scheduler's reason, for ever.
+            self._put(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": f"{name}-p3nd1",
+                        "namespace": ns,
+                        "labels": {"job-name": name},
+                    },
+                    "status": {
+                        "phase": "Pending",
+                        "conditions": [
+                            {
+                                "type": "PodScheduled",
+                                "status": "False",
+                                "reason": "Unschedulable",
+                                "message": "0/3 nodes are available: 3 node(s) didn't match "
+                                "Pod's node affinity/selector.",
+                            }
+                        ],
+                    },
+                }
+            )
+            return
         container = pod_spec["containers"][0]
         bin_dir = self.tmp / f"bin-{node['metadata']['name']}"
         bin_dir.mkdir(exist_ok=True)
@@ -163,7 +188,6 @@ class FakeKube:
             env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
             timeout=30,
         )
-        ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         pod = f"{name}-x7k2p"
         self._put(
             {

@@ -86,6 +86,7 @@ def test_a_gpu_job_that_never_schedules_fails_at_its_deadline_and_is_removed(tmp
     checks = _by_name(verify.run(_spec(), kube, _options(checks=("gpu",))))
     assert checks["gpu-job:a10"].result == "failed"
     assert "did not finish in 2s" in checks["gpu-job:a10"].reason
+    assert "Unschedulable: 0/3 nodes are available" in checks["gpu-job:a10"].reason
     assert ("Job", "kfstack-verify-gpu-a10") in kube.deleted
 
 

@@ -146,9 +146,12 @@ def gpu_job(
                 progress=_ticker(reporter, f"job {name}", timeout),
             )
         except TimeoutError:
+            # The Job is deleted below, so keep what its pods were waiting for.
+            pods = _pod_states(kube, name, namespace)
             return check.failed(
                 f"the Job did not finish in {timeout:.0f}s (no GPU node came up, or the image "
-                f"pull is slow); see `kubectl -n {namespace} describe job {name}`"
+                "pull is slow)" + (f": {'; '.join(pods)}" if pods else ": no pod was created"),
+                pods=pods,
             )
         log = _job_log(kube, name, namespace)
         models = _gpu.reported_models(log)
@@ -166,6 +169,28 @@ def gpu_job(
             kube.delete("batch/v1", "Job", name, namespace)
         except KfstackError as exc:
             LOG.warning("could not delete Job %s/%s: %s", namespace, name, exc)
+
+
+def _pod_states(kube: KubeApi, job: str, namespace: str) -> list[str]:
+    states = []
+    for pod in kube.list("v1", "Pod", namespace, label_selector=f"job-name={job}"):
+        status = pod.get("status") or {}
+        why = [
+            f"{c.get('reason')}: {c.get('message')}"
+            for c in status.get("conditions") or []
+            if c.get("status") == "False" and c.get("message")
+        ]
+        waiting = [
+            f"{w['reason']}" + (f" ({w['message']})" if w.get("message") else "")
+            for cs in status.get("containerStatuses") or []
+            if (w := (cs.get("state") or {}).get("waiting")) and w.get("reason")
+        ]
+        detail = ", ".join(why + waiting)
+        states.append(
+            f"{pod['metadata']['name']} {status.get('phase', '?')}"
+            + (f" ({detail})" if detail else "")
+        )
+    return states
 
 
 def _job_log(kube: KubeApi, job: str, namespace: str) -> str:
