@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
@@ -91,6 +92,21 @@ class Stack(ABC):
     def pending_outputs(self) -> InfraOutputs:
         """What the platform layer can know before apply (values only apply fills are None)."""
         return InfraOutputs(target=self.target, load_balancer=self.target != "baremetal")
+
+    def secret_variables(self, secrets: SecretStore) -> dict[str, str]:
+        """Sensitive Terraform root variables → values, passed as `TF_VAR_<name>` at run time.
+
+        They never appear in `documents()`, so the written root holds no secret.
+        """
+        return {}
+
+    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
+        """Fetch the new cluster's kubeconfig and write it 0600 to `dest`.
+
+        Raises:
+            NotImplementedError: this target has no kubeconfig retrieval yet.
+        """
+        raise NotImplementedError(f"{self.target}: kubeconfig retrieval is not implemented")
 
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.

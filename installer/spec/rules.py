@@ -393,6 +393,12 @@ def _check_baremetal(spec: m.Spec, found: Findings) -> None:
                 )
             else:
                 host.gpu = model_name
+    if bm.airgap is not None and bm.airgap.install_script is None:
+        found.error(
+            "baremetal.airgap.install_script",
+            "air-gapped hosts cannot download the k3s install script",
+            "download https://get.k3s.io once and give its local path",
+        )
 
 
 # ---------------------------------------------------------------------------- storage

@@ -1,0 +1,212 @@
+locals {
+  servers = { for name, host in var.hosts : name => host if host.role == "server" }
+  agents  = { for name, host in var.hosts : name => host if host.role == "agent" }
+
+  init_server = coalesce(var.init_server, sort(keys(local.servers))[0])
+  api_address = coalesce(var.api_address, var.hosts[local.init_server].address)
+  server_url  = "https://${local.api_address}:6443"
+
+  # Embedded etcd (--cluster-init) only when there is more than one server; a single
+  # server keeps k3s's default SQLite datastore (https://docs.k3s.io/datastore).
+  ha = length(local.servers) > 1
+
+  gpu_taint = { key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }
+  gpu_labels = {
+    for name, host in var.hosts : name => host.gpu_model == null ? {} : {
+      "nvidia.com/gpu.present" = "true"
+      "kfstack.dev/gpu-model"  = host.gpu_model
+    }
+  }
+
+  # The arguments of scripts/k3s-install.sh per host. Every argument is single-quoted for
+  # the remote shell, so a label value can never become shell syntax.
+  install_args = {
+    for name, host in var.hosts : name => concat(
+      ["--role", host.role, "--node-name", name, "--version", var.k3s_version],
+      ["--ready-timeout", tostring(var.ready_timeout), "--staging", var.staging_dir],
+      flatten([for key, value in merge(host.labels, local.gpu_labels[name]) : ["--label", "${key}=${value}"]]),
+      host.gpu_model == null ? [] : [
+        "--taint", "${local.gpu_taint.key}=${local.gpu_taint.value}:${local.gpu_taint.effect}", "--gpu",
+      ],
+      host.role == "server" ? flatten([for san in distinct([local.api_address, host.address]) : ["--tls-san", san]]) : [],
+      name == local.init_server ? (local.ha ? ["--cluster-init"] : []) : ["--server-url", local.server_url],
+      var.airgap == null ? ["--script-url", var.install_script_url] : ["--airgap"],
+    )
+  }
+  install_command = {
+    for name, args in local.install_args : name => join(" ", concat(
+      [var.hosts[name].user == "root" ? "" : "sudo -n", "bash", "${var.staging_dir}/k3s-install.sh"],
+      [for arg in args : format("'%s'", replace(arg, "'", "'\\''"))],
+    ))
+  }
+
+  scripts_sha = sha256(join(",", [for f in sort(fileset("${path.module}/scripts", "*")) : filesha256("${path.module}/scripts/${f}")]))
+  airgap_sha = var.airgap == null ? null : {
+    binary         = filesha256(var.airgap.binary)
+    images         = filesha256(var.airgap.images)
+    install_script = filesha256(var.airgap.install_script)
+  }
+
+  # Everything a host's resources need after creation, destroy time included (destroy
+  # provisioners may only read `self`). The key path is kept, never the key itself.
+  connections = {
+    for name, host in var.hosts : name => {
+      name    = name
+      address = host.address
+      port    = host.port
+      user    = host.user
+      ssh_key = host.ssh_key
+      sudo    = host.user == "root" ? "" : "sudo -n "
+      staging = var.staging_dir
+    }
+  }
+}
+
+################################################################################
+# Air-gap artifacts: uploaded once per host, before the install (docs.k3s.io/installation/airgap)
+################################################################################
+
+resource "terraform_data" "airgap_bundle" {
+  for_each = var.airgap == null ? {} : var.hosts
+
+  triggers_replace = {
+    artifacts = local.airgap_sha
+    host      = local.connections[each.key]
+  }
+  input = local.connections[each.key]
+
+  connection {
+    type        = "ssh"
+    host        = self.input.address
+    port        = self.input.port
+    user        = self.input.user
+    private_key = file(self.input.ssh_key)
+  }
+
+  provisioner "remote-exec" {
+    inline = ["install -d -m 0700 ${self.input.staging} ${self.input.staging}/airgap ${self.input.staging}/airgap/images"]
+  }
+  provisioner "file" {
+    source      = var.airgap.binary
+    destination = "${self.input.staging}/airgap/k3s"
+  }
+  provisioner "file" {
+    source      = var.airgap.images
+    destination = "${self.input.staging}/airgap/images/${basename(var.airgap.images)}"
+  }
+  provisioner "file" {
+    source      = var.airgap.install_script
+    destination = "${self.input.staging}/airgap/install.sh"
+  }
+}
+
+################################################################################
+# Servers: installed first; each waits until k3s has written its node token
+################################################################################
+
+resource "terraform_data" "server" {
+  for_each   = local.servers
+  depends_on = [terraform_data.airgap_bundle]
+
+  # What must re-run the install when it changes. The token is not here: it is fixed for
+  # the cluster's lifetime (rotating it is `k3s token rotate`, not a reinstall).
+  triggers_replace = {
+    command = local.install_command[each.key]
+    scripts = local.scripts_sha
+    airgap  = local.airgap_sha
+    host    = local.connections[each.key]
+  }
+  input = local.connections[each.key]
+
+  connection {
+    type        = "ssh"
+    host        = self.input.address
+    port        = self.input.port
+    user        = self.input.user
+    private_key = file(self.input.ssh_key)
+  }
+
+  provisioner "remote-exec" {
+    inline = ["install -d -m 0700 ${self.input.staging}"]
+  }
+  provisioner "file" {
+    source      = "${path.module}/scripts/"
+    destination = self.input.staging
+  }
+  provisioner "file" {
+    content     = var.token
+    destination = "${self.input.staging}/token"
+  }
+  provisioner "remote-exec" {
+    inline = [local.install_command[each.key]]
+  }
+
+  provisioner "remote-exec" {
+    when   = destroy
+    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging}"]
+  }
+}
+
+################################################################################
+# Agents: join the init server with the cluster token once every server is up
+################################################################################
+
+resource "terraform_data" "agent" {
+  for_each   = local.agents
+  depends_on = [terraform_data.server, terraform_data.airgap_bundle]
+
+  triggers_replace = {
+    command = local.install_command[each.key]
+    scripts = local.scripts_sha
+    airgap  = local.airgap_sha
+    host    = local.connections[each.key]
+  }
+  input = merge(local.connections[each.key], {
+    server = local.connections[local.init_server]
+  })
+
+  connection {
+    type        = "ssh"
+    host        = self.input.address
+    port        = self.input.port
+    user        = self.input.user
+    private_key = file(self.input.ssh_key)
+  }
+
+  provisioner "remote-exec" {
+    inline = ["install -d -m 0700 ${self.input.staging}"]
+  }
+  provisioner "file" {
+    source      = "${path.module}/scripts/"
+    destination = self.input.staging
+  }
+  provisioner "file" {
+    content     = var.token
+    destination = "${self.input.staging}/token"
+  }
+  provisioner "remote-exec" {
+    inline = [local.install_command[each.key]]
+  }
+
+  # Drain and delete the node through the server before its k3s goes away, so its pods are
+  # rescheduled rather than left Unknown. Best effort: a dead server must not block removal.
+  provisioner "remote-exec" {
+    when       = destroy
+    on_failure = continue
+    connection {
+      type        = "ssh"
+      host        = self.input.server.address
+      port        = self.input.server.port
+      user        = self.input.server.user
+      private_key = file(self.input.server.ssh_key)
+    }
+    inline = [
+      "${self.input.server.sudo}k3s kubectl drain ${self.input.name} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s",
+      "${self.input.server.sudo}k3s kubectl delete node ${self.input.name} --ignore-not-found",
+    ]
+  }
+  provisioner "remote-exec" {
+    when   = destroy
+    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging}"]
+  }
+}
