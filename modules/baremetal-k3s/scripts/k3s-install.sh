@@ -42,11 +42,13 @@ done
 case "$role" in server | agent) ;; *) die "--role must be server or agent" ;; esac
 [ -n "$node_name" ] && [ -n "$version" ] && [ -n "$staging" ] || die "--node-name, --version and --staging are required"
 [ "$role" = server ] || [ -n "$server_url" ] || die "an agent needs --server-url"
-[ -s "$staging/token" ] || die "$staging/token is missing: Terraform uploads it before this script"
+token_file=/etc/rancher/k3s/kfstack-token
+# A re-run by hand may find the token already moved into place by the first run.
+[ -s "$staging/token" ] || [ -s "$token_file" ] \
+  || die "$staging/token is missing: Terraform uploads it before this script"
 
 state_dir=/var/lib/rancher/k3s
 fingerprint_file="$state_dir/kfstack-install.sha256"
-token_file=/etc/rancher/k3s/kfstack-token
 
 # 1. The NVIDIA runtime. k3s finds nvidia-container-runtime on PATH when it starts and adds
 # an `nvidia` runtime to its embedded containerd's config
@@ -76,8 +78,10 @@ fi
 # 2. The token: root-only on the host, handed to the install script in its environment
 # (the install script keeps it in the 0600 service env file, never on a command line).
 install -d -m 0700 /etc/rancher/k3s
-install -m 0600 "$staging/token" "$token_file"
-rm -f "$staging/token"
+if [ -s "$staging/token" ]; then
+  install -m 0600 "$staging/token" "$token_file"
+  rm -f "$staging/token"
+fi
 K3S_TOKEN="$(cat "$token_file")"
 
 fingerprint="$(
