@@ -25,15 +25,15 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import netns_hosts
 import pytest
 import yaml
 
-import netns_hosts
 from installer.secrets import SecretStore
 from installer.spec.model import Spec
 from installer.spec.rules import check
-from stacks.base import InfraOutputs
 from stacks.baremetal import STACK_CLASS as BaremetalStack
+from stacks.base import InfraOutputs
 
 pytestmark = pytest.mark.integration
 
