@@ -56,6 +56,7 @@ class Cluster:
         self.root = base / "terraform"
         self.airgap = self._airgap_bundle()
         self.token = ""
+        self.labels = {"cpu1": {"team": "vision"}}
 
     def _airgap_bundle(self) -> dict[str, str]:
         bundle = self.base / "airgap"
@@ -80,7 +81,7 @@ class Cluster:
                 "ssh_key": str(self.network.key),
                 "role": "server" if name == "ctrl" else "agent",
                 **({"gpu": GPU_MODEL.lower(), "gpu_count": 2} if name.startswith("gpu") else {}),
-                **({"labels": {"team": "vision"}} if name == "cpu1" else {}),
+                "labels": self.labels.get(name, {}),
             }
             for name in names
         ]
@@ -259,6 +260,22 @@ def test_a_second_apply_changes_nothing(cluster):
     assert cluster.records("cpu1") == before
 
 
+def test_changing_a_label_reinstalls_in_place_without_uninstalling(cluster):
+    before = {name: cluster.records(name) for name in HOSTS}
+
+    cluster.labels["cpu1"] = {"team": "nlp"}
+    cluster.apply(HOSTS)
+
+    new = cluster.records("cpu1")[len(before["cpu1"]) :]
+    assert [record[1] for record in new] == ["install", "run"]
+    assert "--node-label team=nlp" in fields(new[0])["exec"]
+    assert cluster.network.hosts["cpu1"].path("/usr/local/bin/k3s").exists()
+    # The replaced instance's destroy step saw the newer install: no drain on the server.
+    assert cluster.records("ctrl") == before["ctrl"]
+    for name in ("cpu2", "gpu1"):
+        assert cluster.records(name) == before[name]
+
+
 def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):
     untouched = ("ctrl", "cpu1", "gpu1")
     before = {name: cluster.records(name) for name in untouched}
@@ -279,3 +296,21 @@ def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):
         assert cluster.network.hosts[name].path("/usr/local/bin/k3s").exists()
     result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_destroying_the_cluster_uninstalls_k3s_from_every_host(cluster):
+    result = cluster.terraform("destroy", "-auto-approve", "-input=false")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    for name in ("ctrl", "cpu1", "gpu1"):
+        host = cluster.network.hosts[name]
+        assert events(cluster.records(name), "uninstall"), f"{name} was not uninstalled"
+        assert not host.path("/usr/local/bin/k3s").exists()
+        assert not host.path("/etc/rancher/k3s/kfstack-token").exists()
+    drained = {r[3] for r in events(cluster.records("ctrl"), "kubectl") if r[2] == "drain"}
+    assert {"cpu1", "gpu1"} <= drained
+    (server_uninstall,) = events(cluster.records("ctrl"), "uninstall")
+    last_agent_uninstall = max(
+        int(events(cluster.records(name), "uninstall")[-1][0]) for name in ("cpu1", "gpu1")
+    )
+    assert int(server_uninstall[0]) > last_agent_uninstall, "server removed before its agents"

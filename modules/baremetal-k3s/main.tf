@@ -104,6 +104,12 @@ resource "terraform_data" "airgap_bundle" {
 # Servers: installed first; each waits until k3s has written its node token
 ################################################################################
 
+# Replacing a host's resource (new version, labels, scripts ...) creates the new instance
+# first, which re-runs the install in place (k3s's documented upgrade path), and records
+# its id on the host as the install's generation. The old instance's destroy step then
+# finds a newer generation and leaves k3s alone; only a host removed from `hosts` (its
+# generation still the destroyed instance's) is drained and uninstalled. Without this, a
+# version bump would uninstall the server and with it the cluster's datastore.
 resource "terraform_data" "server" {
   for_each   = local.servers
   depends_on = [terraform_data.airgap_bundle]
@@ -117,6 +123,10 @@ resource "terraform_data" "server" {
     host    = local.connections[each.key]
   }
   input = local.connections[each.key]
+
+  lifecycle {
+    create_before_destroy = true
+  }
 
   connection {
     type        = "ssh"
@@ -138,12 +148,12 @@ resource "terraform_data" "server" {
     destination = "${self.input.staging}/token"
   }
   provisioner "remote-exec" {
-    inline = [local.install_command[each.key]]
+    inline = ["${local.install_command[each.key]} --generation ${self.id}"]
   }
 
   provisioner "remote-exec" {
     when   = destroy
-    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging}"]
+    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging} ${self.id}"]
   }
 }
 
@@ -165,6 +175,10 @@ resource "terraform_data" "agent" {
     server = local.connections[local.init_server]
   })
 
+  lifecycle {
+    create_before_destroy = true
+  }
+
   connection {
     type        = "ssh"
     host        = self.input.address
@@ -185,7 +199,19 @@ resource "terraform_data" "agent" {
     destination = "${self.input.staging}/token"
   }
   provisioner "remote-exec" {
-    inline = [local.install_command[each.key]]
+    inline = ["${local.install_command[each.key]} --generation ${self.id}"]
+  }
+  # The server keeps which resource instance owns each agent's node, so that the destroy
+  # step below drains the node only when the host leaves, not when it is replaced.
+  provisioner "remote-exec" {
+    connection {
+      type        = "ssh"
+      host        = self.input.server.address
+      port        = self.input.server.port
+      user        = self.input.server.user
+      private_key = file(self.input.server.ssh_key)
+    }
+    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh claim ${self.input.name} ${self.id}"]
   }
 
   # Drain and delete the node through the server before its k3s goes away, so its pods are
@@ -200,13 +226,10 @@ resource "terraform_data" "agent" {
       user        = self.input.server.user
       private_key = file(self.input.server.ssh_key)
     }
-    inline = [
-      "${self.input.server.sudo}k3s kubectl drain ${self.input.name} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s",
-      "${self.input.server.sudo}k3s kubectl delete node ${self.input.name} --ignore-not-found",
-    ]
+    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh release ${self.input.name} ${self.id}"]
   }
   provisioner "remote-exec" {
     when   = destroy
-    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging}"]
+    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging} ${self.id}"]
   }
 }

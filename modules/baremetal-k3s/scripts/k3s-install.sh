@@ -7,10 +7,14 @@
 #
 # Idempotent: the settings of a finished install are fingerprinted; when a second run
 # finds the same fingerprint and the same k3s version, it changes nothing.
+#
+# --generation is the id of the Terraform resource instance running the install. It is
+# kept in $generation_file so that k3s-remove.sh, run by an older instance that is being
+# replaced, can tell that a newer install owns the host and leave it alone.
 set -euo pipefail
 
 role="" node_name="" version="" server_url="" script_url="https://get.k3s.io"
-staging="" ready_timeout=300 airgap=false gpu=false cluster_init=false
+staging="" generation="" ready_timeout=300 airgap=false gpu=false cluster_init=false
 labels=() taints=() tls_sans=()
 
 die() {
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
     --server-url) server_url="$2"; shift 2 ;;
     --script-url) script_url="$2"; shift 2 ;;
     --staging) staging="$2"; shift 2 ;;
+    --generation) generation="$2"; shift 2 ;;
     --ready-timeout) ready_timeout="$2"; shift 2 ;;
     --label) labels+=("$2"); shift 2 ;;
     --taint) taints+=("$2"); shift 2 ;;
@@ -49,6 +54,7 @@ token_file=/etc/rancher/k3s/kfstack-token
 
 state_dir=/var/lib/rancher/k3s
 fingerprint_file="$state_dir/kfstack-install.sha256"
+generation_file="$state_dir/kfstack-generation"
 
 # 1. The NVIDIA runtime. k3s finds nvidia-container-runtime on PATH when it starts and adds
 # an `nvidia` runtime to its embedded containerd's config
@@ -93,6 +99,7 @@ fingerprint="$(
 )"
 if [ -f "$fingerprint_file" ] && [ "$(cat "$fingerprint_file")" = "$fingerprint" ] \
   && /usr/local/bin/k3s --version 2>/dev/null | grep -qF "$version"; then
+  [ -z "$generation" ] || printf '%s\n' "$generation" >"$generation_file"
   log "k3s $version is already installed with these settings; nothing to change"
   exit 0
 fi
@@ -138,4 +145,5 @@ fi
 install -m 0755 "$staging/k3s-remove.sh" /usr/local/bin/kfstack-k3s-remove.sh
 install -d -m 0755 "$state_dir"
 printf '%s\n' "$fingerprint" >"$fingerprint_file"
+[ -z "$generation" ] || printf '%s\n' "$generation" >"$generation_file"
 log "done"
