@@ -18,24 +18,39 @@ locals {
     }
   }
 
-  # The arguments of scripts/k3s-install.sh per host. Every argument is single-quoted for
-  # the remote shell, so a label value can never become shell syntax.
+  # Labels and taints per host, as arguments of both scripts/k3s-install.sh (k3s flags,
+  # applied when the node registers) and scripts/k3s-node.sh (the API, for a node that
+  # is already registered).
+  node_args = {
+    for name, host in var.hosts : name => concat(
+      flatten([for key, value in merge(host.labels, local.gpu_labels[name]) : ["--label", "${key}=${value}"]]),
+      host.gpu_model == null ? [] : ["--taint", "${local.gpu_taint.key}=${local.gpu_taint.value}:${local.gpu_taint.effect}"],
+    )
+  }
+
+  # The arguments of scripts/k3s-install.sh per host.
   install_args = {
     for name, host in var.hosts : name => concat(
       ["--role", host.role, "--node-name", name, "--version", var.k3s_version],
       ["--ready-timeout", tostring(var.ready_timeout), "--staging", var.staging_dir],
-      flatten([for key, value in merge(host.labels, local.gpu_labels[name]) : ["--label", "${key}=${value}"]]),
-      host.gpu_model == null ? [] : [
-        "--taint", "${local.gpu_taint.key}=${local.gpu_taint.value}:${local.gpu_taint.effect}", "--gpu",
-      ],
+      local.node_args[name],
+      host.gpu_model == null ? [] : ["--gpu"],
       host.role == "server" ? flatten([for san in distinct([local.api_address, host.address]) : ["--tls-san", san]]) : [],
       name == local.init_server ? (local.ha ? ["--cluster-init"] : []) : ["--server-url", local.server_url],
       var.airgap == null ? ["--script-url", var.install_script_url] : ["--airgap"],
     )
   }
+  # Every argument is single-quoted for the remote shell, so a label value can never
+  # become shell syntax.
   install_command = {
     for name, args in local.install_args : name => join(" ", concat(
       [var.hosts[name].user == "root" ? "" : "sudo -n", "bash", "${var.staging_dir}/k3s-install.sh"],
+      [for arg in args : format("'%s'", replace(arg, "'", "'\\''"))],
+    ))
+  }
+  node_command = {
+    for name, args in local.node_args : name => join(" ", concat(
+      [local.connections[local.init_server].sudo, "sh", "${var.staging_dir}/k3s-node.sh", "claim", name],
       [for arg in args : format("'%s'", replace(arg, "'", "'\\''"))],
     ))
   }
@@ -122,7 +137,9 @@ resource "terraform_data" "server" {
     airgap  = local.airgap_sha
     host    = local.connections[each.key]
   }
-  input = local.connections[each.key]
+  input = merge(local.connections[each.key], {
+    server = local.connections[local.init_server]
+  })
 
   lifecycle {
     create_before_destroy = true
@@ -149,6 +166,16 @@ resource "terraform_data" "server" {
   }
   provisioner "remote-exec" {
     inline = ["${local.install_command[each.key]} --generation ${self.id}"]
+  }
+  provisioner "remote-exec" {
+    connection {
+      type        = "ssh"
+      host        = self.input.server.address
+      port        = self.input.server.port
+      user        = self.input.server.user
+      private_key = file(self.input.server.ssh_key)
+    }
+    inline = ["${local.node_command[each.key]} --generation ${self.id}"]
   }
 
   provisioner "remote-exec" {
@@ -201,8 +228,9 @@ resource "terraform_data" "agent" {
   provisioner "remote-exec" {
     inline = ["${local.install_command[each.key]} --generation ${self.id}"]
   }
-  # The server keeps which resource instance owns each agent's node, so that the destroy
-  # step below drains the node only when the host leaves, not when it is replaced.
+  # The server keeps which resource instance owns each node, so that the destroy step
+  # below drains the node only when the host leaves, not when it is replaced; a node that
+  # is already registered gets its labels and taints through the API.
   provisioner "remote-exec" {
     connection {
       type        = "ssh"
@@ -211,7 +239,7 @@ resource "terraform_data" "agent" {
       user        = self.input.server.user
       private_key = file(self.input.server.ssh_key)
     }
-    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh claim ${self.input.name} ${self.id}"]
+    inline = ["${local.node_command[each.key]} --generation ${self.id}"]
   }
 
   # Drain and delete the node through the server before its k3s goes away, so its pods are
@@ -226,7 +254,7 @@ resource "terraform_data" "agent" {
       user        = self.input.server.user
       private_key = file(self.input.server.ssh_key)
     }
-    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh release ${self.input.name} ${self.id}"]
+    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh release ${self.input.name} --generation ${self.id}"]
   }
   provisioner "remote-exec" {
     when   = destroy

@@ -53,6 +53,14 @@ variable "hosts" {
     error_message = "gpu_count must be between 1 and 16."
   }
   validation {
+    condition = alltrue(flatten([for h in values(var.hosts) : [
+      for key, value in h.labels :
+      can(regex("^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", key)) &&
+      can(regex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", value))
+    ]]))
+    error_message = "Host labels must be Kubernetes label keys and values (letters, digits, '-', '_', '.'; 63 characters at most)."
+  }
+  validation {
     condition     = alltrue([for name in keys(var.hosts) : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", name))])
     error_message = "Host names become Kubernetes node names: use lower-case DNS labels."
   }
