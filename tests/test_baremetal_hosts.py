@@ -251,9 +251,12 @@ def test_a_second_apply_changes_nothing(cluster):
     # The install script itself is idempotent: run again by hand, it installs nothing.
     host = cluster.network.hosts["cpu1"]
     before = cluster.records("cpu1")
-    command = json.loads(cluster.terraform("show", "-json").stdout)
-    resources = command["values"]["root_module"]["child_modules"][0]["resources"]
-    (agent,) = [r for r in resources if r["address"].endswith('agent["cpu1"]')]
+    state = json.loads(cluster.terraform("show", "-json").stdout)
+    (agent,) = [
+        resource
+        for resource in resources(state["values"]["root_module"])
+        if resource["address"] == 'module.k3s.module.agent["cpu1"].terraform_data.this'
+    ]
     rerun = cluster.network.ssh(host, agent["values"]["triggers_replace"]["command"])
     assert rerun.returncode == 0, rerun.stderr
     assert "nothing to change" in rerun.stdout
@@ -277,6 +280,13 @@ def test_changing_a_label_reinstalls_in_place_without_uninstalling(cluster):
     assert not [r for r in on_server if r[1] in ("drain", "delete")]
     for name in ("cpu2", "gpu1"):
         assert cluster.records(name) == before[name]
+
+
+def resources(module: dict) -> list[dict]:
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += resources(child)
+    return found
 
 
 def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -58,8 +59,11 @@ def plan_commands(stack: BaremetalStack, root: Path) -> dict[str, str]:
     )
     commands = {}
     for change in json.loads(shown.stdout)["resource_changes"]:
-        if change["type"] == "terraform_data" and change["name"] in ("server", "agent"):
-            commands[change["index"]] = change["change"]["after"]["triggers_replace"]["command"]
+        host = re.fullmatch(
+            r'module\.k3s\.module\.(server|agent)\["(.+)"\]', change.get("module_address", "")
+        )
+        if host and change["address"].endswith("terraform_data.this"):
+            commands[host[2]] = change["change"]["after"]["triggers_replace"]["command"]
     return commands
 
 

@@ -62,6 +62,17 @@ locals {
     install_script = filesha256(var.airgap.install_script)
   }
 
+  # What must re-run a host's install when it changes. The token is not here: it is
+  # fixed for the cluster's lifetime (rotating it is `k3s token rotate`, not a reinstall).
+  triggers = {
+    for name in keys(var.hosts) : name => {
+      command = local.install_command[name]
+      scripts = local.scripts_sha
+      airgap  = local.airgap_sha
+      host    = local.connections[name]
+    }
+  }
+
   # Everything a host's resources need after creation, destroy time included (destroy
   # provisioners may only read `self`). The key path is kept, never the key itself.
   connections = {
@@ -119,145 +130,36 @@ resource "terraform_data" "airgap_bundle" {
 # Servers: installed first; each waits until k3s has written its node token
 ################################################################################
 
-# Replacing a host's resource (new version, labels, scripts ...) creates the new instance
-# first, which re-runs the install in place (k3s's documented upgrade path), and records
-# its id on the host as the install's generation. The old instance's destroy step then
-# finds a newer generation and leaves k3s alone; only a host removed from `hosts` (its
-# generation still the destroyed instance's) is drained and uninstalled. Without this, a
-# version bump would uninstall the server and with it the cluster's datastore.
-resource "terraform_data" "server" {
+# One `host` module per host, keyed by name: removing a host from `hosts` destroys only
+# its own resource. See host/main.tf for how a replacement differs from a removal.
+module "server" {
+  source     = "./host"
   for_each   = local.servers
   depends_on = [terraform_data.airgap_bundle]
 
-  # What must re-run the install when it changes. The token is not here: it is fixed for
-  # the cluster's lifetime (rotating it is `k3s token rotate`, not a reinstall).
-  triggers_replace = {
-    command = local.install_command[each.key]
-    scripts = local.scripts_sha
-    airgap  = local.airgap_sha
-    host    = local.connections[each.key]
-  }
-  input = merge(local.connections[each.key], {
-    server = local.connections[local.init_server]
-  })
-
-  lifecycle {
-    create_before_destroy = true
-  }
-
-  connection {
-    type        = "ssh"
-    host        = self.input.address
-    port        = self.input.port
-    user        = self.input.user
-    private_key = file(self.input.ssh_key)
-  }
-
-  provisioner "remote-exec" {
-    inline = ["install -d -m 0700 ${self.input.staging}"]
-  }
-  provisioner "file" {
-    source      = "${path.module}/scripts/"
-    destination = self.input.staging
-  }
-  provisioner "file" {
-    content     = var.token
-    destination = "${self.input.staging}/token"
-  }
-  provisioner "remote-exec" {
-    inline = ["${local.install_command[each.key]} --generation ${self.id}"]
-  }
-  provisioner "remote-exec" {
-    connection {
-      type        = "ssh"
-      host        = self.input.server.address
-      port        = self.input.server.port
-      user        = self.input.server.user
-      private_key = file(self.input.server.ssh_key)
-    }
-    inline = ["${local.node_command[each.key]} --generation ${self.id}"]
-  }
-
-  provisioner "remote-exec" {
-    when   = destroy
-    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging} ${self.id}"]
-  }
+  host            = local.connections[each.key]
+  server          = local.connections[local.init_server]
+  install_command = local.install_command[each.key]
+  node_command    = local.node_command[each.key]
+  triggers        = local.triggers[each.key]
+  token           = var.token
+  scripts_dir     = "${path.module}/scripts"
 }
 
 ################################################################################
 # Agents: join the init server with the cluster token once every server is up
 ################################################################################
 
-resource "terraform_data" "agent" {
+module "agent" {
+  source     = "./host"
   for_each   = local.agents
-  depends_on = [terraform_data.server, terraform_data.airgap_bundle]
+  depends_on = [module.server, terraform_data.airgap_bundle]
 
-  triggers_replace = {
-    command = local.install_command[each.key]
-    scripts = local.scripts_sha
-    airgap  = local.airgap_sha
-    host    = local.connections[each.key]
-  }
-  input = merge(local.connections[each.key], {
-    server = local.connections[local.init_server]
-  })
-
-  lifecycle {
-    create_before_destroy = true
-  }
-
-  connection {
-    type        = "ssh"
-    host        = self.input.address
-    port        = self.input.port
-    user        = self.input.user
-    private_key = file(self.input.ssh_key)
-  }
-
-  provisioner "remote-exec" {
-    inline = ["install -d -m 0700 ${self.input.staging}"]
-  }
-  provisioner "file" {
-    source      = "${path.module}/scripts/"
-    destination = self.input.staging
-  }
-  provisioner "file" {
-    content     = var.token
-    destination = "${self.input.staging}/token"
-  }
-  provisioner "remote-exec" {
-    inline = ["${local.install_command[each.key]} --generation ${self.id}"]
-  }
-  # The server keeps which resource instance owns each node, so that the destroy step
-  # below drains the node only when the host leaves, not when it is replaced; a node that
-  # is already registered gets its labels and taints through the API.
-  provisioner "remote-exec" {
-    connection {
-      type        = "ssh"
-      host        = self.input.server.address
-      port        = self.input.server.port
-      user        = self.input.server.user
-      private_key = file(self.input.server.ssh_key)
-    }
-    inline = ["${local.node_command[each.key]} --generation ${self.id}"]
-  }
-
-  # Drain and delete the node through the server before its k3s goes away, so its pods are
-  # rescheduled rather than left Unknown. Best effort: a dead server must not block removal.
-  provisioner "remote-exec" {
-    when       = destroy
-    on_failure = continue
-    connection {
-      type        = "ssh"
-      host        = self.input.server.address
-      port        = self.input.server.port
-      user        = self.input.server.user
-      private_key = file(self.input.server.ssh_key)
-    }
-    inline = ["${self.input.server.sudo}sh ${self.input.server.staging}/k3s-node.sh release ${self.input.name} --generation ${self.id}"]
-  }
-  provisioner "remote-exec" {
-    when   = destroy
-    inline = ["${self.input.sudo}sh ${self.input.staging}/k3s-remove.sh ${self.input.staging} ${self.id}"]
-  }
+  host            = local.connections[each.key]
+  server          = local.connections[local.init_server]
+  install_command = local.install_command[each.key]
+  node_command    = local.node_command[each.key]
+  triggers        = local.triggers[each.key]
+  token           = var.token
+  scripts_dir     = "${path.module}/scripts"
 }

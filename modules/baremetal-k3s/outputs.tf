@@ -6,19 +6,19 @@ output "cluster_name" {
 output "endpoint" {
   description = "URL of the Kubernetes API (the init server or api_address, port 6443); known once every server is installed."
   value       = local.server_url
-  depends_on  = [terraform_data.server]
+  depends_on  = [module.server]
 }
 
 output "init_server" {
   description = "The server the kubeconfig is fetched from: name, address, port, user and key path."
   value       = { for k, v in local.connections[local.init_server] : k => v if k != "staging" }
-  depends_on  = [terraform_data.server]
+  depends_on  = [module.server]
 }
 
 output "node_pools" {
   description = "Every node's name; on bare metal each host is its own pool."
   value       = sort(keys(var.hosts))
-  depends_on  = [terraform_data.server, terraform_data.agent]
+  depends_on  = [module.server, module.agent]
 }
 
 output "gpu_pools" {
@@ -37,7 +37,7 @@ output "gpu_pools" {
       driver = "host"
     }
   ]
-  depends_on = [terraform_data.agent, terraform_data.server]
+  depends_on = [module.agent, module.server]
 }
 
 output "load_balancer" {
