@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
@@ -121,6 +122,13 @@ class Stack(ABC):
             NotImplementedError: the stack has no way to reach its cluster yet.
         """
         raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
+
+    def secret_variables(self, secrets: SecretStore) -> dict[str, str]:
+        """Sensitive Terraform root variables → values, passed as `TF_VAR_<name>` at run time.
+
+        They never appear in `documents()`, so the written root holds no secret.
+        """
+        return {}
 
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.
