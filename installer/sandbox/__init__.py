@@ -1,0 +1,1 @@
+"""Local stand-ins for cloud APIs, used by `kfstack up --sandbox` and the tests."""
