@@ -185,6 +185,14 @@ class AwsEmulator:
         self._server = None
         LOG.info("AWS emulator on %s stopped", self.endpoint)
 
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API), e.g. between independent runs."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
     def close(self) -> None:
         """Stop serving and undo the patches and the environment change."""
         self.stop()
