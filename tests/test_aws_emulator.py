@@ -86,3 +86,16 @@ def test_missing_moto_is_a_user_error_naming_the_install_command(monkeypatch):
         emu_mod.AwsEmulator()
     assert caught.value.exit_code == 2
     assert caught.value.hint == "pip install 'kfstack[sandbox]'"
+
+
+def test_emulator_serves_node_group_updates_back_as_eks_does(emulator):
+    iam = _client(emulator, "iam")
+    role = iam.create_role(RoleName="eks-upd", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    eks = _client(emulator, "eks")
+    eks.create_cluster(name="c2", roleArn=role, resourcesVpcConfig={})
+    eks.create_nodegroup(clusterName="c2", nodegroupName="ng", nodeRole=role, subnets=["s"])
+    update = eks.update_nodegroup_config(
+        clusterName="c2", nodegroupName="ng", scalingConfig={"minSize": 0, "maxSize": 5}
+    )["update"]
+    described = eks.describe_update(name="c2", updateId=update["id"], nodegroupName="ng")
+    assert described["update"]["status"] == "Successful"

@@ -10,7 +10,7 @@ Two things are set up so the emulator behaves as AWS does for our stack
 
 - `MOTO_IAM_LOAD_MANAGED_POLICIES=true`: AWS managed policies such as
   `AmazonEKSClusterPolicy` exist in moto only with it; without it attaching them fails.
-- Three EKS corrections, patched into moto's models while the emulator runs. Each one
+- Four EKS corrections, patched into moto's models while the emulator runs. Each one
   otherwise makes an immediate second `plan` show drift that real EKS never shows:
   1. a node group created without `remoteAccess` came back with moto's default
      `{"ec2SshKey": "eksKeypair"}`, and Terraform planned to replace the node group;
@@ -20,6 +20,9 @@ Two things are set up so the emulator behaves as AWS does for our stack
      configuration that was sent and return it, as EKS does;
   3. node groups reported Kubernetes 1.19 whatever the cluster ran; a node group
      created without a version takes its cluster's version, as on EKS.
+  4. `DescribeUpdate` is not implemented (404), so changing a node group's scaling
+     failed while Terraform waited for the update moto had already applied; the
+     updates moto returns are kept and served back with their status.
 
 moto keeps its state in process memory, so `AwsEmulator.stop()` followed by `start()`
 on the same object serves the same resources on the same port: that is how the tests
@@ -48,6 +51,7 @@ EMULATOR_ENV = {
 }
 
 _INSTALL_HINT = "pip install 'kfstack[sandbox]'"
+_MISSING = object()
 
 
 def _import_moto() -> Any:
@@ -68,11 +72,11 @@ class _EksCorrections:
         self._saved: list[tuple[Any, str, Any]] = []
 
     def _replace(self, owner: Any, name: str, value: Any) -> None:
-        self._saved.append((owner, name, getattr(owner, name)))
+        self._saved.append((owner, name, owner.__dict__.get(name, _MISSING)))
         setattr(owner, name, value)
 
     def apply(self) -> None:
-        from moto.eks import models, responses
+        from moto.eks import models, responses, urls
 
         original_nodegroup_init = models.Nodegroup.__init__
 
@@ -116,6 +120,32 @@ class _EksCorrections:
             remember_access_config(self)
             return result
 
+        original_update_nodegroup = models.EKSBackend.update_nodegroup_config
+
+        def update_nodegroup_config(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # Correction 4: remember the update so DescribeUpdate can answer for it.
+            update = original_update_nodegroup(self, *args, **kwargs)
+            self.__dict__.setdefault("kfstack_updates", {})[update["id"]] = update
+            return update
+
+        def describe_update(self: Any) -> Any:
+            updates = self.eks_backend.__dict__.get("kfstack_updates", {})
+            update = updates.get(self._get_param("updateId"))
+            if update is None:
+                raise models.ResourceNotFoundException(
+                    clusterName=self._get_param("name"),
+                    nodegroupName=self._get_param("nodegroupName"),
+                    fargateProfileName=None,
+                    addonName=None,
+                    message="No update found",
+                )
+            return responses.ActionResult({"update": update})
+
+        paths = dict(urls.url_paths)
+        paths["{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$"] = urls.response.dispatch
+        self._replace(urls, "url_paths", paths)
+        self._replace(models.EKSBackend, "update_nodegroup_config", update_nodegroup_config)
+        self._replace(responses.EKSResponse, "describe_update", describe_update)
         self._replace(models.Nodegroup, "__init__", nodegroup_init)
         self._replace(models.EKSBackend, "create_nodegroup", create_nodegroup)
         self._replace(responses.EKSResponse, "create_cluster", create_cluster)
@@ -124,7 +154,10 @@ class _EksCorrections:
     def restore(self) -> None:
         while self._saved:
             owner, name, value = self._saved.pop()
-            setattr(owner, name, value)
+            if value is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
 
 
 def _free_port(host: str) -> int:
