@@ -86,7 +86,7 @@ def plan_infra(
     """
     _, runner = _prepare(spec, workdir, reporter)
     reporter.phase(4, STEPS, "planning the destruction" if destroy else "planning")
-    summary = runner.plan(destroy=destroy)
+    summary = runner.plan(destroy=destroy, show=True)
     reporter.ok(f"plan: {summary.headline()}")
     return summary
 

@@ -43,6 +43,13 @@ LOG = logging.getLogger("kfstack.terraform")
 
 PLAN_FILE = "kfstack.tfplan"
 _INIT_STAMP = "kfstack-init.sha256"
+# `planned_change` actions of the plan stream and the counters each one moves.
+_STREAM_KINDS = {
+    "create": ["add"],
+    "update": ["change"],
+    "delete": ["destroy"],
+    "replace": ["add", "destroy"],
+}
 # How long terraform gets to stop after SIGINT before it is killed (it must release
 # the lock and persist state, which against a slow backend takes a while).
 _GRACE_SECONDS = 60
@@ -106,6 +113,39 @@ class PlanSummary:
             return "no resource changes (outputs only)"
         return f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
 
+    def _count(self, rtype: str, address: str, kinds: list[str], action: str) -> None:
+        per_type = self.by_type.setdefault(rtype, {"add": 0, "change": 0, "destroy": 0})
+        for kind in kinds:
+            setattr(self, kind, getattr(self, kind) + 1)
+            per_type[kind] += 1
+        self.changes.append({"address": address, "action": action})
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]]) -> PlanSummary:
+        """From the `planned_change` and `outputs` events of `plan -json`."""
+        summary = cls()
+        for event in events:
+            if event.get("type") == "planned_change":
+                change = event.get("change", {})
+                resource = change.get("resource", {})
+                action = change.get("action", "")
+                kinds = _STREAM_KINDS.get(action)
+                if kinds is None:  # read, move, import, forget: nothing is changed
+                    continue
+                name = {"create": "add", "update": "change", "delete": "destroy"}
+                summary._count(
+                    resource.get("resource_type", "?"),
+                    resource.get("addr", "?"),
+                    kinds,
+                    name.get(action, action),
+                )
+            elif event.get("type") == "outputs":
+                for out_name, out in sorted((event.get("outputs") or {}).items()):
+                    if out.get("action") not in (None, "noop"):
+                        summary.output_changes.append(out_name)
+        summary.changes.sort(key=lambda c: c["address"])
+        return summary
+
     @classmethod
     def from_show(cls, data: dict[str, Any]) -> PlanSummary:
         summary = cls()
@@ -120,17 +160,12 @@ class PlanSummary:
                 kinds.append("change")
             if "delete" in actions:
                 kinds.append("destroy")
-            per_type = summary.by_type.setdefault(
-                rc["type"], {"add": 0, "change": 0, "destroy": 0}
-            )
-            for kind in kinds:
-                setattr(summary, kind, getattr(summary, kind) + 1)
-                per_type[kind] += 1
             action = "replace" if len(kinds) == 2 else kinds[0] if kinds else "+".join(actions)
-            summary.changes.append({"address": rc["address"], "action": action})
+            summary._count(rc["type"], rc["address"], kinds, action)
         for name, change in sorted((data.get("output_changes") or {}).items()):
             if change.get("actions") != ["no-op"]:
                 summary.output_changes.append(name)
+        summary.changes.sort(key=lambda c: c["address"])
         return summary
 
 
@@ -184,27 +219,44 @@ class Terraform:
         proc = self._capture(argv)
         if proc.returncode != 0:
             raise self._error_from_text("init", argv, proc)
-        stamp.write_text(digest + "\n")
+        # Digest again: the first init writes the lock file that is part of it.
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(self._init_digest() + "\n")
         return True
 
-    def plan(self, *, destroy: bool = False, label: str = "plan") -> PlanSummary:
+    def plan(
+        self, *, destroy: bool = False, show: bool = False, label: str = "plan"
+    ) -> PlanSummary:
         """Plan into `kfstack.tfplan` and summarise it.
+
+        The summary comes from the plan's own event stream; with `show` it comes from
+        `terraform show -json` of the saved plan instead, which is authoritative but
+        starts the provider again to load its schema (5-7 s per run on these 2-core
+        machines, measured), so apply and destroy do without it.
 
         Raises:
             ToolError: the plan failed (a diagnostic names the resource).
             StateLockedError: another run holds the state lock.
         """
-        plan_path = self.directory / PLAN_FILE
         argv = [self.binary, "plan", "-input=false", "-json", f"-out={PLAN_FILE}"]
         if destroy:
             argv.append("-destroy")
-        self._stream(argv, label=label, total=None)
-        show = self._capture([self.binary, "show", "-json", PLAN_FILE])
-        if show.returncode != 0:
-            raise self._error_from_text("show", [self.binary, "show", "-json", PLAN_FILE], show)
-        summary = PlanSummary.from_show(json.loads(show.stdout))
-        summary.plan_file = str(plan_path)
+        events = self._stream(argv, label=label, total=None)
+        summary = self.show_plan() if show else PlanSummary.from_events(events)
+        summary.plan_file = str(self.directory / PLAN_FILE)
         return summary
+
+    def show_plan(self) -> PlanSummary:
+        """`terraform show -json` of the saved plan, summarised.
+
+        Raises:
+            ToolError: there is no saved plan or it cannot be read.
+        """
+        argv = [self.binary, "show", "-json", PLAN_FILE]
+        proc = self._capture(argv)
+        if proc.returncode != 0:
+            raise self._error_from_text("show", argv, proc)
+        return PlanSummary.from_show(json.loads(proc.stdout))
 
     def apply(self, summary: PlanSummary, *, label: str = "apply") -> None:
         """Apply the saved plan `summary` came from.
@@ -315,14 +367,15 @@ class Terraform:
             proc.wait()
         LOG.warning("%s %s stopped by interrupt (exit %s)", self.name, argv[1], proc.returncode)
 
-    def _stream(self, argv: list[str], *, label: str, total: int | None) -> None:
+    def _stream(self, argv: list[str], *, label: str, total: int | None) -> list[dict[str, Any]]:
         """Run a `-json` command, turning its events into progress and its errors into
-        exceptions."""
+        exceptions. Returns the events that describe the plan (changes and outputs)."""
         LOG.debug("running %s in %s", " ".join(argv), self.directory)
         proc = self._popen(argv)
         progress = _Progress(self.reporter, label, total)
         diagnostics: list[Diagnostic] = []
         raw_tail: deque[str] = deque(maxlen=40)
+        kept: list[dict[str, Any]] = []
         assert proc.stdout is not None and proc.stderr is not None
         try:
             for line in proc.stdout:
@@ -336,6 +389,8 @@ class Terraform:
                 if event.get("type") == "diagnostic":
                     diagnostics.append(_diagnostic(event.get("diagnostic", {})))
                 else:
+                    if event.get("type") in ("planned_change", "outputs"):
+                        kept.append(event)
                     progress.event(event)
             stderr = proc.stderr.read()
             proc.wait()
@@ -347,7 +402,7 @@ class Terraform:
             ) from None
         progress.finish(proc.returncode == 0)
         if proc.returncode == 0:
-            return
+            return kept
         errors = [d for d in diagnostics if d.severity == "error"]
         tail = stderr or "\n".join(raw_tail)
         lock = next((d for d in errors if "state lock" in d.summary.lower()), None)
@@ -440,7 +495,9 @@ def _diagnostic(raw: dict[str, Any]) -> Diagnostic:
         severity=raw.get("severity", "error"),
         summary=raw.get("summary", ""),
         detail=raw.get("detail", ""),
-        address=raw.get("address"),
+        # Provider errors carry the resource address; configuration errors only say
+        # where in the configuration they are.
+        address=raw.get("address") or (raw.get("snippet") or {}).get("context") or None,
     )
 
 
