@@ -37,7 +37,12 @@ COMMANDS = (
     "doctor",
     "catalog",
     "schema",
+    "plan",
+    "apply",
+    "destroy",
+    "output",
     "verify",
+    "eks_token",
 )
 for _name in COMMANDS:
     cli.add_command(importlib.import_module(f"installer.commands.{_name}").command)
