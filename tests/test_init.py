@@ -248,3 +248,21 @@ def test_optional_questions_accept_an_empty_answer(tmp_path):
     data = yaml.safe_load(path.read_text())
     assert data["existing"] == {"kubeconfig": "~/.kube/config"}
     assert data["kubeflow"] == {"version": "26.03"}
+
+
+@pytest.mark.parametrize(
+    ("target", "names"),
+    [
+        ("azure", ["system", "gpua10080gb", "gpua10080gb2", "gput4"]),
+        ("aws", ["system", "gpu-a100-80gb", "gpu-a100-80gb-2", "gpu-t4"]),
+    ],
+)
+def test_gpu_pool_names_follow_each_clouds_naming_rules(tmp_path, target, names):
+    path = tmp_path / "kfstack.yaml"
+    args = [a for a in NON_INTERACTIVE[target] if a not in ("--gpu", "T4", "A10G:1", "L4:4:spot")]
+    gpus = ["--gpu", "A100-80GB:1", "--gpu", "A100-80GB:1", "--gpu", "T4"]
+    if target == "aws":
+        gpus = ["--gpu", "A100-80GB:8", "--gpu", "A100-80GB:8", "--gpu", "T4"]
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), *args, *gpus)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in load_spec(path).spec.node_pools] == names

@@ -220,11 +220,14 @@ def _host(host: HostAnswer, answers: Answers) -> dict[str, Any]:
 def _node_pools(answers: Answers) -> list[dict[str, Any]]:
     pools: list[dict[str, Any]] = [{"name": "system", "role": "system", "min": 2, "max": 3}]
     used: set[str] = {"system"}
+    # AKS pool names are at most 12 lower-case letters and digits; the others take DNS labels.
+    sep, limit = ("", 12) if answers.target == "azure" else ("-", 32)
     for pool in answers.gpu_pools:
-        base = "gpu-" + re.sub(r"[^a-z0-9]+", "-", pool.model.lower()).strip("-")
-        name, suffix = base[:30], 2
+        base = "gpu" + sep + re.sub(r"[^a-z0-9]+", sep, pool.model.lower()).strip("-")
+        name, suffix = base[:limit], 2
         while name in used:
-            name, suffix = f"{base[:27]}-{suffix}", suffix + 1
+            tail = f"{sep}{suffix}"
+            name, suffix = base[: limit - len(tail)] + tail, suffix + 1
         used.add(name)
         item: dict[str, Any] = {
             "name": name,
