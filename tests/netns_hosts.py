@@ -38,7 +38,7 @@ def unavailable() -> str | None:
     """Why test hosts cannot be made here, or None."""
     if os.geteuid() != 0:
         return "bare-metal test hosts need root (network and mount namespaces)"
-    for tool in ("ip", "unshare", "ssh", "ssh-keygen", "terraform"):
+    for tool in ("ip", "unshare", "ssh", "ssh-keygen", "terraform", "sudo"):
         if shutil.which(tool) is None:
             return f"bare-metal test hosts need `{tool}` on PATH"
     if not os.access(SSHD, os.X_OK):
@@ -63,6 +63,26 @@ class TestHost:
 
     def upper(self, base: str) -> Path:
         return self.root / ("upper" + base.replace("/", "-"))
+
+    def add_sudo_user(self, network: HostNetwork, user: str) -> None:
+        """Create `user` on this host only (its /etc and /var are private) with
+        passwordless sudo, the way cloud images set up `ubuntu` or `admin`.
+
+        Raises:
+            RuntimeError: the user could not be created.
+        """
+        home = f"/var/tmp/home-{user}"
+        script = (
+            # `*`, not useradd's `!`: sshd without PAM refuses accounts marked locked.
+            f"useradd -M -d {home} -s /bin/bash -p '*' {user}"
+            f" && install -d -o {user} -m 0700 {home} {home}/.ssh"
+            f" && cat > {home}/.ssh/authorized_keys && chown {user} {home}/.ssh/authorized_keys"
+            f" && echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/{user}"
+            f" && chmod 0440 /etc/sudoers.d/{user}"
+        )
+        result = network.ssh(self, script, input=network.key.with_suffix(".pub").read_text())
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot add {user} on {self.name}: {result.stderr}")
 
     def records(self) -> list[list[str]]:
         """The stand-ins' records on this host: [timestamp_ns, event, fields...] per line."""
@@ -127,7 +147,8 @@ def _sshd_config(host: TestHost, authorized_keys: Path) -> Path:
                 "Port 22",
                 f"HostKey {sshd_dir / 'host_key'}",
                 f"PidFile {sshd_dir / 'sshd.pid'}",
-                f"AuthorizedKeysFile {authorized_keys}",
+                # Root's key list is in the session directory; other users' in their home.
+                f"AuthorizedKeysFile {authorized_keys} .ssh/authorized_keys",
                 "PermitRootLogin prohibit-password",
                 "PasswordAuthentication no",
                 "KbdInteractiveAuthentication no",

@@ -13,7 +13,8 @@ The stack runs in air-gap mode, which copies binary, image tarball and install s
 from local paths, so the stand-ins travel the same way the real artifacts would.
 
 The hosts are network namespaces with their own sshd and their own overlay view of
-/etc, /var and /usr/local (see `tests/netns_hosts.py`).
+/etc, /var and /usr/local (see `tests/netns_hosts.py`). Three log in as root; cpu2 as a
+non-root user with passwordless sudo, so the module's `sudo -n` path runs for real.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Cluster:
         self.airgap = self._airgap_bundle()
         self.token = ""
         self.labels = {"cpu1": {"team": "vision"}}
+        # cpu2 is reached as a non-root user with sudo, like a cloud image's `ubuntu`.
+        self.users = {"cpu2": "ops"}
 
     def _airgap_bundle(self) -> dict[str, str]:
         bundle = self.base / "airgap"
@@ -79,6 +82,7 @@ class Cluster:
                 "name": name,
                 "address": self.network.hosts[name].address,
                 "ssh_key": str(self.network.key),
+                "user": self.users.get(name, "root"),
                 "role": "server" if name == "ctrl" else "agent",
                 **({"gpu": GPU_MODEL.lower(), "gpu_count": 2} if name.startswith("gpu") else {}),
                 "labels": self.labels.get(name, {}),
@@ -127,6 +131,7 @@ def cluster(tmp_path_factory):
             input=(STANDINS / "nvidia-container-runtime").read_text(),
         )
         assert installed.returncode == 0, installed.stderr
+        network.hosts["cpu2"].add_sudo_user(network, "ops")
         cluster = Cluster(network, base)
         cluster.stack = cluster.apply(HOSTS)
         cluster.first_records = {name: cluster.records(name) for name in HOSTS}
@@ -180,6 +185,13 @@ def test_air_gap_artifacts_are_copied_into_place_on_every_host(cluster):
         token = host.path("/etc/rancher/k3s/kfstack-token")
         assert stat.S_IMODE(token.stat().st_mode) == 0o600
         assert not host.path("/var/tmp/kfstack-k3s/token").exists(), "staged token left behind"
+    # The non-root host staged as its own user and installed through sudo.
+    passwd = cluster.network.hosts["cpu2"].path("/etc/passwd").read_text()
+    ops_uid = next(int(line.split(":")[2]) for line in passwd.splitlines() if line[:4] == "ops:")
+    staging = cluster.network.hosts["cpu2"].path("/var/tmp/kfstack-k3s")
+    assert staging.stat().st_uid == ops_uid
+    assert stat.S_IMODE(staging.stat().st_mode) == 0o700
+    assert cluster.network.hosts["cpu2"].path("/usr/local/bin/k3s").stat().st_uid == 0
 
 
 def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
