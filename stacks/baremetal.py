@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from installer import redact, tools
 from installer.errors import KfstackError, ToolError
@@ -61,7 +61,7 @@ class K3sHost(BaseModel):
     role: Literal["server", "agent"]
     gpu_model: str | None = None
     gpu_count: int = 1
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class K3sAirgap(BaseModel):
@@ -86,7 +86,8 @@ class K3sInputs(BaseModel):
 
 
 def local_path(path: str) -> str:
-    """`path` with `~` expanded and made absolute, as Terraform's `file()` needs it."""
+    """`path` with `~` expanded and made absolute (against the current directory), because
+    Terraform reads it from the root's own directory."""
     return str(Path(os.path.expanduser(path)).resolve())
 
 

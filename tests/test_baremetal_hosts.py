@@ -57,6 +57,7 @@ class Cluster:
         self.root = base / "terraform"
         self.airgap = self._airgap_bundle()
         self.token = ""
+        self.output = ""
         self.labels = {"cpu1": {"team": "vision"}}
         # cpu2 is reached as a non-root user with sudo, like a cloud image's `ubuntu`.
         self.users = {"cpu2": "ops"}
@@ -113,6 +114,7 @@ class Cluster:
         for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
             result = self.terraform(*args)
             assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+            self.output += result.stdout + result.stderr
         return stack
 
     def records(self, name: str) -> list[list[str]]:
@@ -194,6 +196,13 @@ def test_air_gap_artifacts_are_copied_into_place_on_every_host(cluster):
     assert cluster.network.hosts["cpu2"].path("/usr/local/bin/k3s").stat().st_uid == 0
 
 
+def test_the_token_reaches_neither_terraform_output_nor_its_state(cluster):
+    assert cluster.token not in cluster.output
+    # The install's own output is shown, not suppressed as sensitive.
+    assert "kfstack k3s-install [ctrl]: server is up" in cluster.output
+    assert cluster.token not in (cluster.root / "terraform.tfstate").read_text()
+
+
 def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
     (install,) = events(cluster.first_records["gpu1"], "install")
     command = fields(install)["exec"].split()
@@ -208,6 +217,26 @@ def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
     cpu_command = fields(cpu_install)["exec"]
     assert "nvidia" not in cpu_command and "--node-taint" not in cpu_command
     assert "--node-label team=vision" in cpu_command
+
+
+def test_a_gpu_host_without_the_nvidia_runtime_stops_before_changing_anything(cluster):
+    host = cluster.network.hosts["cpu1"]
+    before = cluster.records("cpu1")
+    fingerprint = host.path("/var/lib/rancher/k3s/kfstack-install.sha256").read_text()
+
+    result = cluster.network.ssh(
+        host,
+        "bash /var/tmp/kfstack-k3s/k3s-install.sh --role agent --node-name cpu1"
+        f" --version {VERSION} --staging /var/tmp/kfstack-k3s --gpu --airgap"
+        " --server-url https://10.213.77.10:6443",
+    )
+
+    assert result.returncode == 1
+    assert "GPU host without nvidia-container-runtime: install the NVIDIA driver" in (
+        result.stderr
+    )
+    assert cluster.records("cpu1") == before
+    assert host.path("/var/lib/rancher/k3s/kfstack-install.sha256").read_text() == fingerprint
 
 
 def test_hosts_cannot_see_each_others_files(cluster):
