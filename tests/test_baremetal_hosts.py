@@ -1,8 +1,8 @@
-"""The bare-metal stack applied for real: Terraform over SSH to four test hosts.
+"""The bare-metal stack applied for real: `kfstack apply` over SSH to four test hosts.
 
-What is real: `terraform apply` of the root that `BaremetalStack.write()` lays down, the
-module's provisioners over SSH, OpenSSH's sshd on every host, the module's install and
-remove scripts, and `write_kubeconfig` over the OpenSSH client.
+What is real: `kfstack apply/plan/destroy` and the real terraform they drive, the
+module's provisioners over SSH, OpenSSH's sshd on every host, the module's install,
+node and remove scripts, and `write_kubeconfig` over the OpenSSH client.
 
 What is a stand-in, because it cannot be downloaded here: the k3s binary, the k3s
 install script and the NVIDIA container runtime are the scripts in
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -29,10 +30,10 @@ from pathlib import Path
 import netns_hosts
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
-from installer.secrets import SecretStore
-from installer.spec.model import Spec
-from installer.spec.rules import check
+from installer.cli import cli
+from installer.spec import parse_spec
 from stacks.baremetal import STACK_CLASS as BaremetalStack
 from stacks.base import InfraOutputs
 
@@ -49,13 +50,16 @@ if _skip_reason:
 
 
 class Cluster:
-    """The applied stack: the hosts, the Terraform root, the token and what to re-apply."""
+    """The spec, its work directory, the hosts, and `kfstack` run against them."""
 
     def __init__(self, network: netns_hosts.HostNetwork, base: Path) -> None:
         self.network = network
         self.base = base
-        self.root = base / "terraform"
+        self.spec_path = base / "kfstack.yaml"
+        self.workdir = base / "env"
+        self.root = self.workdir / "terraform"
         self.airgap = self._airgap_bundle()
+        self.engine = self._terraform_in_control_namespace()
         self.token = ""
         self.output = ""
         self.labels = {"cpu1": {"team": "vision"}}
@@ -77,7 +81,17 @@ class Cluster:
             "install_script": str(STANDINS / "install.sh"),
         }
 
-    def spec(self, names: list[str]) -> Spec:
+    def _terraform_in_control_namespace(self) -> str:
+        # The hosts are reachable only from the control namespace; kfstack runs the real
+        # terraform there through `engine.binary` (the network path is the only stand-in).
+        wrapper = self.base / "bin" / "terraform"
+        wrapper.parent.mkdir()
+        real = shutil.which("terraform")
+        wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {self.network.control} {real} "$@"\n')
+        wrapper.chmod(0o755)
+        return str(wrapper)
+
+    def spec(self, names: list[str]) -> dict:
         hosts = [
             {
                 "name": name,
@@ -90,32 +104,37 @@ class Cluster:
             }
             for name in names
         ]
-        spec = Spec.model_validate(
-            {
-                "name": "lab",
-                "target": "baremetal",
-                "baremetal": {"version": VERSION, "hosts": hosts, "airgap": self.airgap},
-            }
+        return {
+            "name": "lab",
+            "target": "baremetal",
+            "baremetal": {"version": VERSION, "hosts": hosts, "airgap": self.airgap},
+            "engine": {"binary": self.engine},
+        }
+
+    def kfstack(self, *args: str) -> Result:
+        result = CliRunner().invoke(
+            cli, [*args, "-c", str(self.spec_path), "--workdir", str(self.workdir)]
         )
-        findings = check(spec)
-        assert not findings.problems, findings.problems
-        return spec
+        self.output += result.output
+        return result
 
     def terraform(self, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_VAR_k3s_token": self.token}
+        """Read-only terraform commands (show, output) on kfstack's root."""
         return self.network.in_control(
-            ["terraform", f"-chdir={self.root}", *args, "-no-color"], env=env, timeout=240
+            ["terraform", f"-chdir={self.root}", *args, "-no-color"], timeout=60
         )
 
     def apply(self, names: list[str]) -> BaremetalStack:
-        stack = BaremetalStack(self.spec(names))
-        self.token = stack.secret_variables(SecretStore(self.base / "secrets"))["k3s_token"]
-        stack.write(self.root)
-        for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
-            result = self.terraform(*args)
-            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-            self.output += result.stdout + result.stderr
-        return stack
+        self.spec_path.write_text(yaml.safe_dump(self.spec(names)))
+        result = self.kfstack("apply", "--yes")
+        assert result.exit_code == 0, result.output[-4000:] + self.logs()[-4000:]
+        self.token = (self.workdir / "secrets" / "k3s-token").read_text().strip()
+        return BaremetalStack(parse_spec(self.spec_path.read_text()).spec)
+
+    def logs(self) -> str:
+        """Every log file kfstack wrote for this spec."""
+        logs = sorted((self.base / ".kfstack" / "logs").glob("*"))
+        return "".join(path.read_text() for path in logs)
 
     def records(self, name: str) -> list[list[str]]:
         return self.network.hosts[name].records()
@@ -196,11 +215,12 @@ def test_air_gap_artifacts_are_copied_into_place_on_every_host(cluster):
     assert cluster.network.hosts["cpu2"].path("/usr/local/bin/k3s").stat().st_uid == 0
 
 
-def test_the_token_reaches_neither_terraform_output_nor_its_state(cluster):
-    assert cluster.token not in cluster.output
-    # The install's own output is shown, not suppressed as sensitive.
-    assert "kfstack k3s-install [ctrl]: server is up" in cluster.output
-    assert cluster.token not in (cluster.root / "terraform.tfstate").read_text()
+def test_the_token_reaches_neither_output_logs_nor_state(cluster):
+    logs = cluster.logs()
+    for text in (cluster.output, logs, (cluster.root / "terraform.tfstate").read_text()):
+        assert cluster.token not in text
+    # The install's own output is logged, not suppressed as sensitive.
+    assert "kfstack k3s-install [ctrl]: server is up" in logs
 
 
 def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
@@ -286,8 +306,8 @@ def test_terraform_outputs_match_what_the_stack_predicts_before_apply(cluster):
 
 
 def test_a_second_apply_changes_nothing(cluster):
-    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = cluster.kfstack("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output[-3000:]
 
     # The install script itself is idempotent: run again by hand, it installs nothing.
     host = cluster.network.hosts["cpu1"]
@@ -351,13 +371,13 @@ def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):
     for name in ("cpu1", "gpu1"):
         assert cluster.records(name) == before[name]
         assert cluster.network.hosts[name].path("/usr/local/bin/k3s").exists()
-    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = cluster.kfstack("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output[-3000:]
 
 
 def test_destroying_the_cluster_uninstalls_k3s_from_every_host(cluster):
-    result = cluster.terraform("destroy", "-auto-approve", "-input=false")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    result = cluster.kfstack("destroy", "--yes")
+    assert result.exit_code == 0, result.output[-4000:] + cluster.logs()[-4000:]
 
     for name in ("ctrl", "cpu1", "gpu1"):
         host = cluster.network.hosts[name]
