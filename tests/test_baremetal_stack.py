@@ -26,6 +26,7 @@ from installer.secrets import SecretStore
 from installer.spec import parse_spec
 from stacks import for_spec
 from stacks.baremetal import BaremetalStack, _rename, _retarget
+from stacks.base import NODE_POOL_LABEL
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "modules" / "baremetal-k3s"
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
@@ -132,6 +133,8 @@ def test_the_plan_gives_each_host_its_role_labels_taint_and_server(tmp_path):
     assert commands["cpu1"].startswith("sudo -n bash /var/tmp/kfstack-k3s/k3s-install.sh")
     assert "'--server-url' 'https://10.0.0.10:6443'" in commands["cpu1"]
     assert "--gpu" not in commands["cpu1"] and "--taint" not in commands["cpu1"]
+    for name, command in commands.items():
+        assert f"'--label' '{NODE_POOL_LABEL}={name}'" in command
     gpu = commands["gpu1"]
     assert "'--label' 'nvidia.com/gpu.present=true'" in gpu
     assert "'--label' 'kfstack.dev/gpu-model=A100-80GB'" in gpu
