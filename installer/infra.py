@@ -68,10 +68,10 @@ def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, T
 
     reporter.phase(3, STEPS, f"writing the configuration and running {runner.name} init")
     workdir.ensure()
+    # Sensitive inputs reach terraform only through its environment (and are masked).
+    secrets = stack.secret_variables(SecretStore(workdir.secrets))
+    runner.extra_env.update({f"TF_VAR_{name}": value for name, value in secrets.items()})
     stack.write(workdir.terraform)
-    # Sensitive root variables travel in the environment, never in the written root.
-    secret_values = stack.secret_variables(SecretStore(workdir.secrets))
-    runner.extra_env.update({f"TF_VAR_{name}": value for name, value in secret_values.items()})
     if runner.init():
         reporter.ok(f"{runner.name} init")
     return stack, runner
