@@ -222,18 +222,16 @@ class BaremetalStack(Stack):
         known_hosts = dest.parent / "known_hosts"
         dest.parent.mkdir(parents=True, exist_ok=True)
         remote = ([] if host.user == "root" else ["sudo", "-n"]) + ["cat", K3S_KUBECONFIG]
-        command = [
-            ssh.path,
-            "-o", "BatchMode=yes",
-            "-o", f"ConnectTimeout={SSH_TIMEOUT_SECONDS // 4}",
+        options = {
+            "BatchMode": "yes",
+            "ConnectTimeout": str(SSH_TIMEOUT_SECONDS // 4),
             # Trust on first use, pinned afterwards in the environment's own file.
-            "-o", "StrictHostKeyChecking=accept-new",
-            "-o", f"UserKnownHostsFile={known_hosts}",
-            "-i", local_path(host.ssh_key),
-            "-p", str(host.port),
-            f"{host.user}@{host.address}",
-            *remote,
-        ]  # fmt: skip
+            "StrictHostKeyChecking": "accept-new",
+            "UserKnownHostsFile": str(known_hosts),
+        }
+        command = [ssh.path, *(f"-o{key}={value}" for key, value in options.items())]
+        command += ["-i", local_path(host.ssh_key), "-p", str(host.port)]
+        command += [f"{host.user}@{host.address}", *remote]
         LOG.debug("fetching %s from %s: %s", K3S_KUBECONFIG, host.name, command)
         try:
             proc = subprocess.run(

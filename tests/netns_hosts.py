@@ -31,6 +31,13 @@ from pathlib import Path
 SUBNET = "10.213.77"
 OVERLAID = ("/etc", "/var", "/usr/local")
 SSHD = "/usr/sbin/sshd"
+# Resolved once: tests may put an `ssh` wrapper first on PATH later.
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+# Host keys are fresh every session, so there is nothing to verify them against.
+SSH_OPTIONS = (
+    *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"),
+    *("-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=3"),
+)
 READY_SECONDS = 15
 
 
@@ -106,26 +113,9 @@ class HostNetwork:
         return subprocess.run(["ip", "netns", "exec", self.control, *argv], **kwargs)
 
     def ssh(self, host: TestHost, command: str, **kwargs) -> subprocess.CompletedProcess:
-        return self.in_control(
-            [
-                "ssh",
-                "-i",
-                str(self.key),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=3",
-                f"root@{host.address}",
-                command,
-            ],  # fmt: skip
-            **kwargs,
-        )
+        """Run `command` as root on `host`."""
+        target = f"root@{host.address}"
+        return self.in_control([SSH, "-i", str(self.key), *SSH_OPTIONS, target, command], **kwargs)
 
 
 def _ip(*args: str, netns: str | None = None) -> None:
@@ -182,13 +172,13 @@ def _start_sshd(host: TestHost, config: Path) -> subprocess.Popen:
         ]
     )
     log = (host.root / "sshd.log").open("w")
+    enter = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private"]
     return subprocess.Popen(
-        ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private",
-         "sh", "-c", script],
+        [*enter, "sh", "-c", script],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 def _wait_for_ssh(network: HostNetwork, host: TestHost) -> None:
@@ -250,8 +240,8 @@ def host_network(base: Path, names: list[str]) -> Iterator[HostNetwork]:
             _ip("netns", "add", host.netns)
             namespaces.append(host.netns)
             # Both ends are created directly inside their namespaces.
-            _ip("link", "add", "eth0", "netns", host.netns, "type", "veth",
-                "peer", "name", f"p{index}", "netns", network.control)  # fmt: skip
+            veth = ("type", "veth", "peer", "name", f"p{index}", "netns", network.control)
+            _ip("link", "add", "eth0", "netns", host.netns, *veth)
             _ip("link", "set", f"p{index}", "master", "br0", "up", netns=network.control)
             _ip("link", "set", "lo", "up", netns=host.netns)
             _ip("addr", "add", f"{host.address}/24", "dev", "eth0", netns=host.netns)

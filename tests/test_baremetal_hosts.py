@@ -82,14 +82,18 @@ class Cluster:
         }
 
     def _terraform_in_control_namespace(self) -> str:
-        # The hosts are reachable only from the control namespace; kfstack runs the real
-        # terraform there through `engine.binary` (the network path is the only stand-in).
-        wrapper = self.base / "bin" / "terraform"
-        wrapper.parent.mkdir()
-        real = shutil.which("terraform")
-        wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {self.network.control} {real} "$@"\n')
-        wrapper.chmod(0o755)
-        return str(wrapper)
+        # The hosts are reachable only from the control namespace: kfstack runs the real
+        # terraform (through `engine.binary`) and the real ssh (first on PATH) there. The
+        # network path is the only stand-in here.
+        bin_dir = self.base / "bin"
+        bin_dir.mkdir()
+        for tool, real in (("terraform", shutil.which("terraform")), ("ssh", "/usr/bin/ssh")):
+            wrapper = bin_dir / tool
+            wrapper.write_text(
+                f'#!/bin/sh\nexec ip netns exec {self.network.control} {real} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+        return str(bin_dir / "terraform")
 
     def spec(self, names: list[str]) -> dict:
         hosts = [
@@ -143,7 +147,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("baremetal")
-    with netns_hosts.host_network(base, HOSTS) as network:
+    with netns_hosts.host_network(base, HOSTS) as network, pytest.MonkeyPatch.context() as env:
+        env.setenv("PATH", f"{base / 'bin'}:{os.environ['PATH']}")
         # The GPU host comes with the NVIDIA toolkit installed, as kfstack expects.
         runtime = "/usr/local/bin/nvidia-container-runtime"
         installed = network.ssh(
@@ -268,18 +273,7 @@ def test_hosts_cannot_see_each_others_files(cluster):
     assert not Path("/etc/rancher/k3s/kfstack-token").exists(), "the machine itself was changed"
 
 
-def test_the_kubeconfig_is_fetched_private_and_points_at_the_server(
-    cluster, tmp_path, monkeypatch
-):
-    # The machine running kfstack reaches the hosts only from the control namespace:
-    # an `ssh` on PATH that enters it first (the network path is the only stand-in here).
-    wrapper = tmp_path / "bin" / "ssh"
-    wrapper.parent.mkdir()
-    wrapper.write_text(
-        f'#!/bin/sh\nexec ip netns exec {cluster.network.control} /usr/bin/ssh "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+def test_the_kubeconfig_is_fetched_private_and_points_at_the_server(cluster, tmp_path):
     outputs = InfraOutputs.from_terraform("baremetal", terraform_outputs(cluster))
 
     path = cluster.stack.write_kubeconfig(outputs, tmp_path / "env" / "kubeconfig")
