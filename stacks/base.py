@@ -178,6 +178,38 @@ class Stack(ABC):
         return written
 
 
+def terraform_backend(spec: Spec) -> dict[str, Any] | None:
+    """The root's `terraform.backend` block for `spec.state`, or None for local state.
+
+    All three backends are built into Terraform, so a stack without providers (bare
+    metal) can use any of them. Required fields are checked by `rules._check_state`.
+    """
+    state = spec.state
+    key = state.key or f"{spec.name}/{spec.environment}"
+    if state.backend == "s3":
+        s3: dict[str, Any] = {
+            "bucket": state.bucket,
+            "key": f"{key}/terraform.tfstate" if state.key is None else key,
+            "region": state.region,
+            "encrypt": True,
+        }
+        if state.dynamodb_table:
+            s3["dynamodb_table"] = state.dynamodb_table
+        return {"s3": s3}
+    if state.backend == "gcs":
+        return {"gcs": {"bucket": state.bucket, "prefix": key}}
+    if state.backend == "azurerm":
+        return {
+            "azurerm": {
+                "storage_account_name": state.storage_account,
+                "container_name": state.container,
+                "resource_group_name": state.resource_group,
+                "key": f"{key}/terraform.tfstate" if state.key is None else key,
+            }
+        }
+    return None
+
+
 def modules_root() -> Path:
     """The directory holding the HCL modules (the repo's `modules/`, or the installed copy)."""
     return Path(str(resources.files(MODULES_PACKAGE)))

@@ -81,6 +81,46 @@ def test_the_written_root_holds_no_token_and_declares_it_sensitive(tmp_path):
     assert root["module"]["k3s"]["token"] == "${var.k3s_token}"
 
 
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("{}", None),
+        (
+            "{backend: s3, bucket: b, region: eu-west-1, dynamodb_table: locks}",
+            {
+                "s3": {
+                    "bucket": "b",
+                    "key": "lab/dev/terraform.tfstate",
+                    "region": "eu-west-1",
+                    "encrypt": True,
+                    "dynamodb_table": "locks",
+                }
+            },
+        ),
+        (
+            "{backend: gcs, bucket: b, key: team/lab}",
+            {"gcs": {"bucket": "b", "prefix": "team/lab"}},
+        ),
+        (
+            "{backend: azurerm, storage_account: sa, container: tf, resource_group: rg}",
+            {
+                "azurerm": {
+                    "storage_account_name": "sa",
+                    "container_name": "tf",
+                    "resource_group_name": "rg",
+                    "key": "lab/dev/terraform.tfstate",
+                }
+            },
+        ),
+    ],
+)
+def test_the_state_backend_follows_the_spec(state, expected):
+    stack = bare_metal(THREE_HOSTS, f"state: {state}\n")
+    terraform = stack.documents()["main.tf.json"]["terraform"]
+
+    assert terraform.get("backend") == expected
+
+
 def test_the_token_is_generated_once_per_environment_and_masked(tmp_path):
     stack = bare_metal(THREE_HOSTS)
     first = stack.secret_variables(SecretStore(tmp_path))["k3s_token"]
