@@ -23,10 +23,12 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 SUBNET = "10.213.77"
 OVERLAID = ("/etc", "/var", "/usr/local")
@@ -50,6 +52,30 @@ def unavailable() -> str | None:
             return f"bare-metal test hosts need `{tool}` on PATH"
     if not os.access(SSHD, os.X_OK):
         return f"bare-metal test hosts need {SSHD} (apt-get install openssh-server)"
+    return _probe()
+
+
+def _probe() -> str | None:
+    """Try what the hosts need, in throwaway namespaces: a network namespace, and an
+    overlay over /etc in a private mount namespace (containers often forbid either)."""
+    netns = f"kfbmprobe{secrets.token_hex(3)}"
+    created = subprocess.run(["ip", "netns", "add", netns], capture_output=True, text=True)
+    if created.returncode != 0:
+        return f"cannot create network namespaces here: {created.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        upper, work = Path(scratch, "upper"), Path(scratch, "work")
+        upper.mkdir()
+        work.mkdir()
+        overlay = f"lowerdir=/etc,upperdir={upper},workdir={work}"
+        mounted = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private"]
+            + ["mount", "-t", "overlay", "overlay", "-o", overlay, "/etc"],
+            capture_output=True,
+            text=True,
+        )
+    if mounted.returncode != 0:
+        return f"cannot mount an overlay in a mount namespace here: {mounted.stderr.strip()}"
     return None
 
 
@@ -60,6 +86,7 @@ class TestHost:
     netns: str
     root: Path
     process: subprocess.Popen | None = None
+    log: IO[str] | None = None
 
     def path(self, absolute: str) -> Path:
         """Where a path the host wrote lives on this machine (its overlay's upper layer)."""
@@ -171,7 +198,7 @@ def _start_sshd(host: TestHost, config: Path) -> subprocess.Popen:
             f"exec {SSHD} -D -e -f {config}",
         ]
     )
-    log = (host.root / "sshd.log").open("w")
+    host.log = log = (host.root / "sshd.log").open("w")
     enter = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private"]
     return subprocess.Popen(
         [*enter, "sh", "-c", script],
@@ -258,5 +285,7 @@ def host_network(base: Path, names: list[str]) -> Iterator[HostNetwork]:
                 host.process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     host.process.wait(timeout=5)
+            if host.log is not None:
+                host.log.close()
         for netns in reversed(namespaces):
             _kill_namespace(netns)
