@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 from pathlib import Path
 
@@ -318,3 +319,25 @@ def test_the_install_scripts_are_shellcheck_clean():
     scripts = sorted(str(path) for path in (MODULE_DIR / "scripts").glob("*.sh"))
     result = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@needs_terraform
+def test_kfstack_plan_on_bare_metal_reaches_no_host_and_keeps_the_token_out(tmp_path, examples):
+    spec = tmp_path / "kfstack.yaml"
+    shutil.copy(examples / "baremetal.yaml", spec)
+
+    result = CliRunner().invoke(
+        cli, ["plan", "-c", str(spec), "--workdir", str(tmp_path / "env"), "--output", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert {r["address"] for r in plan["resources"]} == {
+        f'module.k3s.module.{role}["{name}"].terraform_data.this'
+        for role, name in (("server", "ctrl"), ("agent", "cpu1"), ("agent", "gpu1"))
+    }
+    token = (tmp_path / "env" / "secrets" / "k3s-token").read_text().strip()
+    assert stat.S_IMODE((tmp_path / "env" / "secrets" / "k3s-token").stat().st_mode) == 0o600
+    assert token not in result.output
+    for path in (tmp_path / "env" / "terraform").glob("*.tf.json"):
+        assert token not in path.read_text()
