@@ -331,7 +331,7 @@ def test_kfstack_plan_on_bare_metal_reaches_no_host_and_keeps_the_token_out(tmp_
     )
 
     assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
+    plan = json.loads(result.stdout)
     assert {r["address"] for r in plan["resources"]} == {
         f'module.k3s.module.{role}["{name}"].terraform_data.this'
         for role, name in (("server", "ctrl"), ("agent", "cpu1"), ("agent", "gpu1"))
