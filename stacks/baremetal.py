@@ -8,6 +8,7 @@ provisioners, so no provider is downloaded. The spec reaches it through typed mo
     first host with role server                              → variable `init_server`
     spec.baremetal.airgap     → K3sAirgap (absolute paths)   → variable `airgap`
     SecretStore "k3s-token"   → root variable `k3s_token` (sensitive, TF_VAR_k3s_token)
+    spec.state                → terraform.backend (local, or the built-in s3/gcs/azurerm)
 
 The token is generated once per environment and never written into the root: the runner
 passes `secret_variables()` as environment variables. After apply, `write_kubeconfig`
