@@ -36,7 +36,7 @@ from typing import Any
 
 from installer import tools
 from installer.console import Reporter
-from installer.errors import Interrupted, ToolError
+from installer.errors import Interrupted, ToolError, ToolMissingError
 from installer.spec.model import Spec
 
 LOG = logging.getLogger("kfstack.terraform")
@@ -191,7 +191,14 @@ class Terraform:
         Raises:
             ToolMissingError: the binary is missing or outside `engine.version`.
         """
-        tool = tools.require(spec.engine.binary, spec.engine.version, purpose="infrastructure")
+        try:
+            tool = tools.require(spec.engine.binary, spec.engine.version, purpose="infrastructure")
+        except ToolMissingError as exc:
+            exc.hint = (
+                f"{exc.hint}; the spec's engine.binary ({spec.engine.binary}) and "
+                f"engine.version ({spec.engine.version}) choose it"
+            )
+            raise
         return cls(tool.path, directory, reporter)
 
     @property
