@@ -28,6 +28,7 @@ from typing import Any
 import stacks
 from installer.console import Reporter
 from installer.errors import KfstackError
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 from installer.terraform import PlanSummary, Terraform
 from installer.workdir import Workdir
@@ -67,6 +68,9 @@ def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, T
 
     reporter.phase(3, STEPS, f"writing the configuration and running {runner.name} init")
     workdir.ensure()
+    # Sensitive inputs reach terraform only through its environment (and are masked).
+    secrets = stack.secret_variables(SecretStore(workdir.secrets))
+    runner.extra_env.update({f"TF_VAR_{name}": value for name, value in secrets.items()})
     stack.write(workdir.terraform)
     if runner.init():
         reporter.ok(f"{runner.name} init")
@@ -131,16 +135,21 @@ def destroy_infra(
     Raises:
         As `apply_infra`.
     """
-    _, runner = _prepare(spec, workdir, reporter)
+    stack, runner = _prepare(spec, workdir, reporter)
     reporter.phase(4, STEPS, "planning the destruction")
     summary = runner.plan(destroy=True)
     reporter.ok(f"plan: {summary.headline()}")
-    if summary.has_changes and (confirm is None or confirm(summary)):
-        reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
-        runner.apply(summary, label="destroy")
-        reporter.ok("destroyed")
-        return InfraResult(plan=summary, applied=True)
-    return InfraResult(plan=summary, applied=False)
+    if not summary.has_changes or (confirm is not None and not confirm(summary)):
+        return InfraResult(plan=summary, applied=False)
+    # Guards only an apply can lift (GKE's deletion_protection) go first; the
+    # destruction is then planned again against the unguarded configuration.
+    if stack.destroy_prepare(workdir.terraform, runner.apply_direct):
+        reporter.ok("lifted the guards that block destruction")
+        summary = runner.plan(destroy=True)
+    reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
+    runner.apply(summary, label="destroy")
+    reporter.ok("destroyed")
+    return InfraResult(plan=summary, applied=True)
 
 
 def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:

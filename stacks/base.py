@@ -151,18 +151,6 @@ class Stack(ABC):
         """
         return None
 
-    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
-        """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
-
-        Targets whose cluster kfstack does not create, or that have not implemented it,
-        keep this default.
-
-        Raises:
-            NotImplementedError: this target writes no kubeconfig.
-            CredentialsError: the cluster cannot be described with the credentials at hand.
-        """
-        raise NotImplementedError(f"the {self.target} stack does not write a kubeconfig")
-
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.
 

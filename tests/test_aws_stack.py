@@ -48,8 +48,10 @@ def test_gpu_pools_get_the_nvidia_ami_their_taint_and_the_labels_the_platform_se
         "desired_size": 0,
         "disk_size": 100,
         "labels": {
-            "kfstack.dev/pool": "gpu-a10g",
-            "kfstack.dev/gpu-model": "A10G",
+            "kfstack.io/pool": "gpu-a10g",
+            "kfstack.io/role": "gpu",
+            "kfstack.io/gpu-model": "A10G",
+            "kfstack.io/gpu-count": "1",
             "nvidia.com/gpu.present": "true",
         },
         "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}],

@@ -173,15 +173,17 @@ def test_apply_creates_exactly_the_cluster_node_groups_and_efs_the_spec_asks_for
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
     ]
     assert a10g["labels"] == {
-        "kfstack.dev/pool": "gpu-a10g",
-        "kfstack.dev/gpu-model": "A10G",
+        "kfstack.io/pool": "gpu-a10g",
+        "kfstack.io/role": "gpu",
+        "kfstack.io/gpu-model": "A10G",
+        "kfstack.io/gpu-count": "1",
         "nvidia.com/gpu.present": "true",
     }
 
     l4 = nodegroup("gpu-l4")
     assert l4["instanceTypes"] == ["g6.12xlarge"]  # chosen from the catalog: 4 x L4
     assert l4["scalingConfig"]["maxSize"] == 2
-    assert l4["labels"]["kfstack.dev/gpu-model"] == "L4"
+    assert l4["labels"]["kfstack.io/gpu-model"] == "L4"
 
     efs = aws("efs")
     filesystems = efs.describe_file_systems()["FileSystems"]

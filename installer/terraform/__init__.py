@@ -276,6 +276,16 @@ class Terraform:
         argv = [self.binary, "apply", "-input=false", "-json", PLAN_FILE]
         self._stream(argv, label=label, total=summary.operations)
 
+    def apply_direct(self, extra_args: list[str], *, label: str = "apply") -> None:
+        """`terraform apply -auto-approve` with `extra_args` (e.g. `-target=...`), for
+        the narrow applies a stack's `destroy_prepare` makes; no saved plan.
+
+        Raises:
+            ToolError, StateLockedError, Interrupted: as `apply`.
+        """
+        argv = [self.binary, "apply", "-input=false", "-json", "-auto-approve", *extra_args]
+        self._stream(argv, label=label, total=None)
+
     def output(self) -> dict[str, Any]:
         """`terraform output -json` as a dict (each value under `value`).
 
