@@ -12,7 +12,8 @@ Every operation runs the same numbered steps, shown as phases on the reporter:
                          `terraform init` (skipped when providers/modules/backend are unchanged)
     4. plan              a saved plan and its summary
     5. apply             only when `confirm(summary)` agrees (and there are changes)
-    6. outputs           `terraform output -json` → `InfraOutputs`
+    6. outputs           `terraform output -json` → `InfraOutputs`, and the stack's
+                         kubeconfig written (0600) to `<workdir>/kubeconfig`
 
 The configuration, `.terraform.lock.hcl` and local state stay in the work directory,
 so a later plan reproduces the same provider versions.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import stacks
@@ -47,12 +49,14 @@ class InfraResult:
     plan: PlanSummary
     applied: bool
     outputs: InfraOutputs | None = None
+    kubeconfig: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_dict(),
             "applied": self.applied,
             "outputs": self.outputs.model_dump(mode="json") if self.outputs else None,
+            "kubeconfig": str(self.kubeconfig) if self.kubeconfig else None,
         }
 
 
@@ -108,7 +112,7 @@ def apply_infra(
             and ToolError when a resource fails to apply.
         Interrupted: Ctrl-C during apply (terraform stopped gracefully first).
     """
-    _, runner = _prepare(spec, workdir, reporter)
+    stack, runner = _prepare(spec, workdir, reporter)
     reporter.phase(4, STEPS, "planning")
     summary = runner.plan()
     reporter.ok(f"plan: {summary.headline()}")
@@ -122,9 +126,27 @@ def apply_infra(
         reporter.ok("applied")
     else:
         reporter.phase(5, STEPS, "nothing to apply")
-    reporter.phase(6, STEPS, "reading outputs")
+    reporter.phase(6, STEPS, "reading outputs and writing the kubeconfig")
     outputs = _outputs(spec, runner)
-    return InfraResult(plan=summary, applied=applied, outputs=outputs)
+    kubeconfig = _write_kubeconfig(stack, outputs, workdir, reporter)
+    return InfraResult(plan=summary, applied=applied, outputs=outputs, kubeconfig=kubeconfig)
+
+
+def _write_kubeconfig(
+    stack: Stack, outputs: InfraOutputs, workdir: Workdir, reporter: Reporter
+) -> Path | None:
+    # The infrastructure is in place at this point; a kubeconfig that cannot be written
+    # yet (an optional extra missing, say) is a warning for the platform layer to act
+    # on, not a failed apply.
+    try:
+        path = stack.write_kubeconfig(outputs, workdir.kubeconfig)
+    except NotImplementedError:
+        return None
+    except KfstackError as exc:
+        reporter.warn(f"kubeconfig not written: {exc.render()}")
+        return None
+    reporter.ok(f"kubeconfig: {path}")
+    return path
 
 
 def destroy_infra(

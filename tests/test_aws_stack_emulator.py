@@ -193,6 +193,9 @@ def test_apply_creates_exactly_the_cluster_node_groups_and_efs_the_spec_asks_for
     private = env.first_apply["outputs"]["private_subnet_ids"]
     assert sorted(t["SubnetId"] for t in targets) == sorted(private)
 
+    kubeconfig = Path(env.first_apply["kubeconfig"])
+    assert kubeconfig == env.workdir / "kubeconfig"
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     outputs = env.first_apply["outputs"]
     assert outputs["rwx_filesystem_id"] == fs_id
     assert outputs["cluster_name"] == "kft-dev"
