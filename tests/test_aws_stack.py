@@ -212,3 +212,15 @@ def test_the_kubeconfig_is_private_and_refreshes_tokens_through_kfstack(tmp_path
     assert config["current-context"] == "kfstack-ml-platform-dev"
     assert config["clusters"][0]["cluster"]["certificate-authority-data"] == "Q0E="
     assert config["users"][0]["user"]["exec"]["args"][:1] == ["eks-token"]
+
+
+def test_with_detailed_exitcode_every_error_exits_1_because_2_means_changes(tmp_path):
+    data = yaml.safe_load((aws_harness.REPO / "examples" / "aws.yaml").read_text())
+    data["engine"] = {"binary": "terraform-not-installed"}
+    path = tmp_path / "kfstack.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = ("plan", "-c", str(path), "--workdir", str(tmp_path / "w"))
+    assert _invoke(*args)[0] == 2
+    code, _, err = _invoke(*args, "--detailed-exitcode")
+    assert code == 1
+    assert "Error: terraform-not-installed: not found on PATH" in err

@@ -223,36 +223,20 @@ def test_an_immediate_second_plan_reports_no_changes(env):
     assert "Plan: no changes" in out
 
 
-def test_an_apply_while_another_run_holds_the_state_lock_is_refused_clearly(env):
-    # The lock record a running terraform keeps in the DynamoDB table (same key and
-    # Info layout as Terraform's S3 backend writes): the other run, mid-apply.
-    lock_id = "4bd0a4c8-0000-4000-8000-concurrent01"
-    info = {
-        "ID": lock_id,
-        "Operation": "OperationTypeApply",
-        "Who": "alice@build-host",
-        "Version": "1.11.4",
-        "Created": "2026-12-03T16:00:00Z",
-        "Path": f"{BUCKET}/kft/dev/terraform.tfstate",
-    }
-    table = aws("dynamodb")
-    item = {
-        "LockID": {"S": f"{BUCKET}/kft/dev/terraform.tfstate"},
-        "Info": {"S": json.dumps(info)},
-    }
-    table.put_item(TableName=TABLE, Item=item)
-    try:
-        code, _, err = env.run("apply", "--yes")
-    finally:
-        table.delete_item(TableName=TABLE, Key={"LockID": item["LockID"]})
-    assert code == 1
-    assert "another kfstack run holds the state lock" in err
-    assert lock_id in err
-    assert "alice@build-host" in err
-    assert "force-unlock" in err
+class SecondApplyMidway(Reporter):
+    """Starts a second `kfstack apply` the moment the first one's terraform begins
+    changing a resource, i.e. while the first run holds the state lock."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.second: tuple[int, str, str] | None = None
+
+    def progress(self, label, done, total, detail=""):
+        if self.second is None and label == "apply" and done == 0 and detail:
+            self.second = self.env.run("apply", "--yes")
 
 
-def test_changing_one_pools_max_plans_and_applies_only_that_change(env):
+def test_changing_one_pools_max_applies_only_that_while_a_concurrent_apply_is_refused(env):
     env.data["node_pools"][1]["max"] = 6
     env.save()
     code, out, err = env.run("plan", "--detailed-exitcode", "-o", "json")
@@ -261,10 +245,19 @@ def test_changing_one_pools_max_plans_and_applies_only_that_change(env):
     assert plan["resources"] == [
         {"address": 'module.eks.aws_eks_node_group.this["gpu-a10g"]', "action": "change"}
     ]
-    code, out, err = env.run("apply", "--yes", "-o", "json")
-    assert code == 0, err
-    assert json.loads(out)["plan"]["change"] == 1
+
+    first = SecondApplyMidway(env)
+    result = infra.apply_infra(load_spec(env.spec_path).spec, Workdir(env.workdir), first)
+    assert result.applied
+    assert (result.plan.add, result.plan.change, result.plan.destroy) == (0, 1, 0)
     assert nodegroup("gpu-a10g")["scalingConfig"]["maxSize"] == 6
+
+    assert first.second is not None
+    code, _, err = first.second
+    assert code == 1
+    assert "Error: another kfstack run holds the state lock (lock id " in err
+    assert "lock id unknown" not in err
+    assert "force-unlock" in err
     assert env.run("plan", "--detailed-exitcode")[0] == 0
 
 
