@@ -28,6 +28,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -394,6 +395,11 @@ class Terraform:
         raw_tail: deque[str] = deque(maxlen=40)
         kept: list[dict[str, Any]] = []
         assert proc.stdout is not None and proc.stderr is not None
+        # Drained beside stdout: a chatty stderr (TF_LOG) must not fill its pipe and
+        # stall terraform while we wait on stdout.
+        stderr_lines: list[str] = []
+        drain = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)
+        drain.start()
         try:
             for line in proc.stdout:
                 raw_tail.append(line.rstrip())
@@ -409,8 +415,9 @@ class Terraform:
                     if event.get("type") in ("planned_change", "outputs"):
                         kept.append(event)
                     progress.event(event)
-            stderr = proc.stderr.read()
             proc.wait()
+            drain.join(timeout=10)
+            stderr = "".join(stderr_lines[-200:])
         except KeyboardInterrupt:
             self._stop(proc, argv)
             raise Interrupted(
