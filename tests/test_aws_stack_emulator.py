@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import stat
 import threading
 import urllib.parse
@@ -224,17 +226,42 @@ def test_an_immediate_second_plan_reports_no_changes(env):
     assert "Plan: no changes" in out
 
 
+def _terraform_children() -> list[int]:
+    """Process ids of the terraform processes this test process started."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            name = stat_file.with_name("comm").read_text().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and name == "terraform":
+            found.append(int(stat_file.parent.name))
+    return found
+
+
 class SecondApplyMidway(Reporter):
-    """Starts a second `kfstack apply` the moment the first one's terraform begins
-    changing a resource, i.e. while the first run holds the state lock."""
+    """Runs a second `kfstack apply` while the first one's terraform is changing a
+    resource. The first is paused (SIGSTOP to its process group) for that moment, so it
+    still holds the state lock however fast the emulator answers; then it resumes."""
 
     def __init__(self, env) -> None:
         self.env = env
         self.second: tuple[int, str, str] | None = None
+        self.paused = 0
 
     def progress(self, label, done, total, detail=""):
-        if self.second is None and label == "apply" and done == 0 and detail:
+        if self.second is not None or label != "apply" or done != 0 or not detail:
+            return
+        groups = [os.getpgid(pid) for pid in _terraform_children()]
+        self.paused = len(groups)
+        for group in groups:
+            os.killpg(group, signal.SIGSTOP)
+        try:
             self.second = self.env.run("apply", "--yes")
+        finally:
+            for group in groups:
+                os.killpg(group, signal.SIGCONT)
 
 
 def test_changing_one_pools_max_applies_only_that_while_a_concurrent_apply_is_refused(env):
@@ -253,7 +280,7 @@ def test_changing_one_pools_max_applies_only_that_while_a_concurrent_apply_is_re
     assert (result.plan.add, result.plan.change, result.plan.destroy) == (0, 1, 0)
     assert nodegroup("gpu-a10g")["scalingConfig"]["maxSize"] == 6
 
-    assert first.second is not None
+    assert first.second is not None and first.paused == 1
     code, _, err = first.second
     assert code == 1
     assert "Error: another kfstack run holds the state lock (lock id " in err
