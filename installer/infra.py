@@ -104,8 +104,9 @@ def apply_infra(
 ) -> InfraResult:
     """Plan, ask `confirm(summary)` when there are changes, apply, and read the outputs.
 
-    Without `confirm` the plan is applied. Returns `applied=False` when `confirm`
-    declined; nothing has changed then.
+    With `confirm`, a saved plan is shown to it and exactly that plan is applied.
+    Without it (nobody reviews: `--yes`, `up`), plan and apply run as one terraform
+    apply. Returns `applied=False` when `confirm` declined; nothing has changed then.
 
     Raises:
         ToolMissingError, CredentialsError, StateLockedError, ToolError: as `plan_infra`,
@@ -113,19 +114,27 @@ def apply_infra(
         Interrupted: Ctrl-C during apply (terraform stopped gracefully first).
     """
     stack, runner = _prepare(spec, workdir, reporter)
-    reporter.phase(4, STEPS, "planning")
-    summary = runner.plan()
-    reporter.ok(f"plan: {summary.headline()}")
-    applied = False
-    if summary.has_changes:
-        if confirm is not None and not confirm(summary):
-            return InfraResult(plan=summary, applied=False)
-        reporter.phase(5, STEPS, f"applying ({summary.headline()})")
-        runner.apply(summary)
-        applied = True
-        reporter.ok("applied")
+    if confirm is None:
+        # Nobody reviews the plan: plan and apply in one terraform run.
+        reporter.phase(4, STEPS, "planning")
+        reporter.phase(5, STEPS, "applying")
+        summary = runner.apply_auto()
+        applied = summary.has_changes
+        reporter.ok(f"applied: {summary.headline()}")
     else:
-        reporter.phase(5, STEPS, "nothing to apply")
+        reporter.phase(4, STEPS, "planning")
+        summary = runner.plan()
+        reporter.ok(f"plan: {summary.headline()}")
+        applied = False
+        if summary.has_changes:
+            if not confirm(summary):
+                return InfraResult(plan=summary, applied=False)
+            reporter.phase(5, STEPS, f"applying ({summary.headline()})")
+            runner.apply(summary)
+            applied = True
+            reporter.ok("applied")
+        else:
+            reporter.phase(5, STEPS, "nothing to apply")
     reporter.phase(6, STEPS, "reading outputs and writing the kubeconfig")
     outputs = _outputs(spec, runner)
     kubeconfig = _write_kubeconfig(stack, outputs, workdir, reporter)
