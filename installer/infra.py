@@ -203,7 +203,8 @@ def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
 
 
 def _outputs(spec: Spec, runner: Terraform) -> InfraOutputs:
-    raw = runner.output()
+    # A one-step apply already reported them; that spares a terraform run.
+    raw = runner.applied_outputs or runner.output()
     if not raw:
         raise KfstackError(
             "the Terraform state has no outputs: nothing has been applied yet",

@@ -21,7 +21,11 @@ needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="
 
 
 def _root(tmp_path: Path, resources: dict) -> Terraform:
-    root = {"variable": {"gate": {"default": "shut"}}, "resource": resources}
+    root = {
+        "variable": {"gate": {"default": "shut"}},
+        "resource": resources,
+        "output": {"gate": {"value": "${var.gate}"}},
+    }
     (tmp_path / "main.tf.json").write_text(json.dumps(root))
     return Terraform(shutil.which("terraform"), tmp_path, Reporter())
 
@@ -160,3 +164,4 @@ def test_a_one_step_apply_reports_what_it_planned_and_counts_progress_against_it
     assert (summary.add, summary.change, summary.destroy) == (2, 0, 0)
     assert recorder.events[-1][1:3] == (2, 2)
     assert not runner.apply_auto().has_changes
+    assert runner.applied_outputs == runner.output()

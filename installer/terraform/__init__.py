@@ -185,6 +185,8 @@ class Terraform:
         self.directory = Path(directory)
         self.reporter = reporter or Reporter()
         self.extra_env = dict(env or {})
+        # Set by apply_auto(): the outputs its stream reported, when complete.
+        self.applied_outputs: dict[str, Any] | None = None
 
     @classmethod
     def for_spec(cls, spec: Spec, directory: Path, reporter: Reporter | None = None) -> Terraform:
@@ -291,6 +293,14 @@ class Terraform:
         """
         argv = [self.binary, "apply", "-input=false", "-json", "-auto-approve"]
         events = self._stream(argv, label=label, total=None)
+        # The stream ends with the outputs' values, in `terraform output -json`'s shape,
+        # unless one is sensitive (then only `output` can read it).
+        final = [e["outputs"] for e in events if e.get("type") == "outputs"][-1:]
+        self.applied_outputs = (
+            final[0]
+            if final and all("value" in o and not o.get("sensitive") for o in final[0].values())
+            else None
+        )
         return PlanSummary.from_events(events)
 
     def apply_direct(self, extra_args: list[str], *, label: str = "apply") -> None:
