@@ -61,12 +61,15 @@ def main() -> None:
             env.update(emulator.env(spec.region or "us-west-2"))
             env.update(aws_harness.terraform_env(base / "tf"))
             env["CI"] = "true"
+            # A copy, so the runs' logs land in the temporary directory, not in examples/.
+            spec_path = base / "kfstack.yaml"
+            shutil.copyfile(args.spec, spec_path)
             ours, bare = [], []
             for round_ in range(1, args.rounds + 1):
                 work = base / f"kfstack-{round_}"
                 ours.append(
                     _timed(
-                        [kfstack, "apply", "--yes", "-c", args.spec, "--workdir", str(work)],
+                        [kfstack, "apply", "--yes", "-c", str(spec_path), "--workdir", str(work)],
                         REPO,
                         env,
                     )
