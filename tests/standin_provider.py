@@ -2,11 +2,14 @@
 can judge GKE and AKS roots on a machine where those providers cannot be installed.
 
 What is real: Terraform itself (parsing, module loading, type checking of every
-argument, block, expression and reference against the provider's schema) and the
-schema, served from the offline files in `../shared/provider-schemas` over the real
-plugin protocol (tfplugin6, gRPC). What is stood in: the provider's own logic. Its
-validate calls accept everything (Terraform's schema checks happen before the
-provider is asked), and nothing can be planned or applied.
+argument, block, expression and reference against the provider's schema, and for
+`plan` the evaluation of every expression, `for_each`, `count` and `dynamic` block on
+kfstack's actual inputs) and the schema, served from the offline files in
+`../shared/provider-schemas` over the real plugin protocol (tfplugin6, gRPC). What is
+stood in: the provider's own logic. Its validate calls accept everything (Terraform's
+schema checks happen before the provider is asked); its plan keeps what the
+configuration says and marks what the cloud would compute as unknown, as a real plan
+does; a data source returns placeholder values; nothing can be applied.
 
 Two adjustments make the offline files behave like the real plugins:
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import msgpack
 from tfplugin_proto import tfplugin6_5_pb2 as pb
 from tfplugin_proto import tfplugin6_5_pb2_grpc as rpc
 
@@ -91,6 +95,8 @@ def _block(raw: dict[str, Any], computed: dict[str, Any]) -> pb.Schema.Block:
                 type=json.dumps(attr["type"]).encode(),
                 required=bool(attr.get("required")),
                 optional=not attr.get("required"),
+                # The Plugin SDK declares every resource's `id` optional and computed.
+                computed=name == "id" and not attr.get("required"),
             )
         )
     for path, type_ in computed.items():
@@ -137,9 +143,81 @@ def provider_schema(path: Path) -> pb.GetProviderSchema.Response:
     return response
 
 
+# cty's msgpack encoding of an unknown value (go-cty msgpack: extension type 0).
+UNKNOWN = msgpack.ExtType(0, b"")
+
+
+def _unknown_when_unset(type_name: str) -> tuple[set[str], dict[str, set[str]]]:
+    """What a real plan shows as "known after apply" when the configuration leaves it
+    unset: the id and the computed attributes in `COMPUTED`, and, for a block holding
+    computed attributes, one instance whose computed attributes are unknown."""
+    computed = COMPUTED.get(type_name, {})
+    attributes = {"id"} | {path for path in computed if "." not in path}
+    blocks: dict[str, set[str]] = {}
+    for path in computed:
+        if "." in path:
+            block, inner = path.split(".", 1)
+            blocks.setdefault(block, set()).add(inner)
+    return attributes, blocks
+
+
+def _empty_instance(block: pb.Schema.Block, unknown: set[str]) -> dict[str, Any]:
+    """One instance of `block` with every attribute null (or unknown) and no sub-blocks."""
+    value: dict[str, Any] = {
+        a.name: UNKNOWN if a.name in unknown else None for a in block.attributes
+    }
+    for nested in block.block_types:
+        value[nested.type_name] = [] if nested.nesting in _COLLECTIONS else None
+    return value
+
+
+_COLLECTIONS = (pb.Schema.NestedBlock.LIST, pb.Schema.NestedBlock.SET)
+
+
+def _decode(value: pb.DynamicValue) -> Any:
+    return msgpack.unpackb(value.msgpack, raw=False, strict_map_key=False)
+
+
+def _encode(value: Any) -> pb.DynamicValue:
+    return pb.DynamicValue(msgpack=msgpack.packb(value, use_bin_type=True))
+
+
 class _Provider(rpc.ProviderServicer):
     def __init__(self, schema: pb.GetProviderSchema.Response) -> None:
         self.schema = schema
+
+    def ConfigureProvider(self, request, context):  # noqa: N802
+        return pb.ConfigureProvider.Response()
+
+    def PlanResourceChange(self, request, context):  # noqa: N802
+        proposed = _decode(request.proposed_new_state)
+        if not isinstance(proposed, dict):  # a destroy: nothing to plan
+            return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
+        attributes, blocks = _unknown_when_unset(request.type_name)
+        for name in attributes:
+            if name in proposed and proposed[name] is None:
+                proposed[name] = UNKNOWN
+        schema = self.schema.resource_schemas[request.type_name].block
+        for nested in schema.block_types:
+            if nested.type_name in blocks and not proposed.get(nested.type_name):
+                proposed[nested.type_name] = [
+                    _empty_instance(nested.block, blocks[nested.type_name])
+                ]
+        # As the Plugin SDK v2 providers do: their plans may fill in blocks the
+        # configuration left out, which Terraform accepts from legacy-type-system plans.
+        return pb.PlanResourceChange.Response(
+            planned_state=_encode(proposed), legacy_type_system=True
+        )
+
+    def ReadDataSource(self, request, context):  # noqa: N802
+        state = _decode(request.config)
+        attributes, _ = _unknown_when_unset("data." + request.type_name)
+        prefix = state.get("version_prefix") or ""
+        for name in attributes:
+            if state.get(name) is None:
+                # Placeholders shaped like the real values, marked as stand-ins.
+                state[name] = f"{prefix}0-standin" if "version" in name else "standin"
+        return pb.ReadDataSource.Response(state=_encode(state))
 
     def GetProviderSchema(self, request, context):  # noqa: N802 - gRPC method names
         return self.schema

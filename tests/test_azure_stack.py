@@ -64,19 +64,6 @@ def test_disk_and_files_csi_are_on_and_snapshots_follow_the_spec():
     assert snap["snapshot_controller"] is True
 
 
-def test_the_cluster_module_enables_oidc_workload_identity_and_critical_addons_only(repo):
-    import tf_schema
-
-    doc = tf_schema.load_hcl(repo / "modules" / "azure-aks" / "main.tf")
-    cluster = doc["resource"][0]['"azurerm_kubernetes_cluster"']['"this"']
-    assert cluster["oidc_issuer_enabled"] is True
-    assert cluster["workload_identity_enabled"] is True
-    assert cluster["default_node_pool"][0]["only_critical_addons_enabled"] is True
-    profile = cluster["storage_profile"][0]
-    assert profile["disk_driver_enabled"] == "${var.disk_csi}"
-    assert profile["file_driver_enabled"] == "${var.file_csi}"
-
-
 # ---------------------------------------------------------------------------- spec rules
 
 

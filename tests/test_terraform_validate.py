@@ -9,15 +9,11 @@ required blocks inside `dynamic` content and values passed through module variab
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import tf_schema
+import terraform_run
 from cloud_specs import azure_spec, gcp_spec, regions_for
-from conftest import find_shared
 
 import stacks
 from installer.spec import load_spec
@@ -40,42 +36,15 @@ ROW_IDS = [
     for r in ROWS
 ]
 
-standin_provider = pytest.importorskip(
-    "standin_provider", reason="tfplugin-proto-all (the test extra) is not installed"
-)
-
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
-    """The google and azurerm stand-ins, serving for the whole module."""
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform is not on PATH")
-    paths = {}
-    for name in ("google", "azurerm"):
-        path, reason = tf_schema.locate_schema(
-            find_shared(), name, tmp_path_factory.mktemp(f"schema-{name}")
-        )
-        if path is None:
-            pytest.skip(reason)
-        paths[name] = path
-    with standin_provider.StandIn(paths) as served:
-        yield served
+    yield from terraform_run.standin_session(tmp_path_factory)
 
 
 def _validate(spec, root: Path, standin) -> dict:
     stacks.for_spec(spec).write(root)
-    return _terraform_validate(root, standin)
-
-
-def _terraform_validate(root: Path, standin) -> dict:
-    env = standin.env()
-    run = {"cwd": root, "env": env, "capture_output": True, "text": True, "timeout": 300}
-    init = subprocess.run(
-        ["terraform", "init", "-backend=false", "-input=false", "-no-color"], **run
-    )
-    assert init.returncode == 0, init.stderr
-    result = subprocess.run(["terraform", "validate", "-json", "-no-color"], **run)
-    return json.loads(result.stdout)
+    return terraform_run.validate(root, standin)
 
 
 def _errors(report: dict) -> list[str]:
@@ -155,7 +124,7 @@ def test_the_standin_lets_terraform_catch_real_mistakes(
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new, 1))
 
-    report = _terraform_validate(root, standin)
+    report = terraform_run.validate(root, standin)
 
     assert report["valid"] is False
     assert any(problem in e for e in _errors(report)), _errors(report)
