@@ -110,6 +110,19 @@ def _check_kubernetes(spec: m.Spec, found: Findings) -> None:
             f"set kubernetes.version between {window['min']} and {window['max']}",
         )
         return
+    standard_min = window.get("standard_min")
+    if (
+        standard_min
+        and minor < _minor(standard_min)
+        and spec.gcp is not None
+        and spec.gcp.release_channel != "EXTENDED"
+    ):
+        found.warn(
+            "gcp.release_channel",
+            f"GKE creates Kubernetes {spec.kubernetes.version} only on the EXTENDED channel "
+            f"(standard support starts at {standard_min})",
+            f'set gcp.release_channel: EXTENDED or kubernetes.version: "{standard_min}"',
+        )
     tested = support["kubeflow_tested"][spec.kubeflow.version]
     if not _minor(tested["min"]) <= minor <= _minor(tested["max"]):
         found.warn(
@@ -444,6 +457,8 @@ def _assign_system_pool(spec: m.Spec, found: Findings) -> None:
 
 # ---------------------------------------------------------------------------- bare metal
 
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
 
 def _check_baremetal(spec: m.Spec, found: Findings) -> None:
     bm = spec.baremetal
@@ -475,6 +490,20 @@ def _check_baremetal(spec: m.Spec, found: Findings) -> None:
                 )
             else:
                 host.gpu = model_name
+        for key, value in host.labels.items():
+            # k3s takes them as --node-label flags; a bad one would only fail on the host.
+            if not m._LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+                found.error(
+                    f"{path}.labels",
+                    f"{key}={value} is not a Kubernetes label",
+                    "use letters, digits, '-', '_' and '.', at most 63 characters per value",
+                )
+    if bm.airgap is not None and bm.airgap.install_script is None:
+        found.error(
+            "baremetal.airgap.install_script",
+            "air-gapped hosts cannot download the k3s install script",
+            "download https://get.k3s.io once and give its local path",
+        )
 
 
 # ---------------------------------------------------------------------------- storage
