@@ -114,16 +114,6 @@ class Stack(ABC):
         """
         return False
 
-    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
-        """Write a kubeconfig for the applied cluster to `dest` (0600) and return its path.
-
-        Never merges into the user's `~/.kube/config`.
-
-        Raises:
-            NotImplementedError: the stack has no way to reach its cluster yet.
-        """
-        raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
-
     def secret_variables(self, secrets: SecretStore) -> dict[str, str]:
         """Sensitive Terraform root variables → values, passed as `TF_VAR_<name>` at run time.
 
@@ -154,8 +144,8 @@ class Stack(ABC):
     def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
         """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
 
-        Targets whose cluster kfstack does not create, or that have not implemented it,
-        keep this default.
+        Never merges into the user's `~/.kube/config`. Targets whose cluster kfstack does
+        not create, or that have not implemented it, keep this default.
 
         Raises:
             NotImplementedError: this target writes no kubeconfig.

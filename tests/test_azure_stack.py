@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from click.testing import CliRunner
 from cloud_specs import SUBSCRIPTION, azure_spec
@@ -102,3 +104,15 @@ def test_the_aks_critical_pool_name_is_reserved(tmp_path):
     result = _validate(tmp_path, [{"name": "critical", "role": "system"}])
     assert result.exit_code == 2, result.output
     assert "node_pools[0].name" in result.output
+
+
+def test_kfstack_init_names_aks_gpu_pools_the_way_aks_accepts():
+    from installer.spec import author
+
+    used = {"system"}
+    names = []
+    for model in ("T4", "A100-80GB", "A100-80GB", "H100-NVL"):
+        names.append(author._gpu_pool_name(model, used, aks=True))
+        used.add(names[-1])
+    assert names == ["gput4", "gpua10080gb", "gpua10080gb2", "gpuh100nvl"]
+    assert all(re.fullmatch(r"[a-z][a-z0-9]{0,11}", n) for n in names)
