@@ -11,7 +11,9 @@ Every operation runs the same numbered steps, shown as phases on the reporter:
     3. write + init      the root configuration into `<workdir>/terraform`, then
                          `terraform init` (skipped when providers/modules/backend are unchanged)
     4. plan              a saved plan and its summary
-    5. apply             only when `confirm(summary)` agrees (and there are changes)
+    5. apply             only when `confirm(summary)` agrees (and there are changes);
+                         before a destroy, `Stack.destroy_prepare` lifts guards such as
+                         GKE's deletion_protection with a targeted apply, then re-plans
     6. outputs           `terraform output -json` → `InfraOutputs`
 
 The configuration, `.terraform.lock.hcl` and local state stay in the work directory,
@@ -131,11 +133,21 @@ def destroy_infra(
     Raises:
         As `apply_infra`.
     """
-    _, runner = _prepare(spec, workdir, reporter)
+    stack, runner = _prepare(spec, workdir, reporter)
     reporter.phase(4, STEPS, "planning the destruction")
     summary = runner.plan(destroy=True)
     reporter.ok(f"plan: {summary.headline()}")
     if summary.has_changes and (confirm is None or confirm(summary)):
+
+        def lift(extra_args: list[str]) -> None:
+            guard = runner.plan(extra_args=extra_args, label="lifting deletion guards")
+            if guard.has_changes:
+                runner.apply(guard, label="lifting deletion guards")
+
+        if stack.destroy_prepare(workdir.terraform, lift):
+            reporter.ok("deletion guards lifted")
+            # The saved destroy plan predates the guard change; terraform refuses it.
+            summary = runner.plan(destroy=True)
         reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
         runner.apply(summary, label="destroy")
         reporter.ok("destroyed")
