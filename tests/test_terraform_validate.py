@@ -13,28 +13,12 @@ from pathlib import Path
 
 import pytest
 import terraform_run
-from cloud_specs import azure_spec, gcp_spec, regions_for
+from cloud_specs import HALF_MATRIX, azure_spec, gcp_spec, regions_for, row_id
 
 import stacks
 from installer.spec import load_spec
 
 pytestmark = pytest.mark.integration
-
-# A half fraction of the walker's 2^5 matrix: every pair of knobs meets in both states
-# (rwx and snapshots follow from the other three), at a quarter of the runtime.
-ROWS = [
-    (spot, zones, existing, spot != zones, zones != existing)
-    for spot in (False, True)
-    for zones in (False, True)
-    for existing in (False, True)
-]
-ROW_IDS = [
-    "-".join(
-        n for n, on in zip(("spot", "zones", "existing", "rwx", "snap"), r, strict=True) if on
-    )
-    or "plain"
-    for r in ROWS
-]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +39,11 @@ def _errors(report: dict) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(("spot", "zones", "existing", "rwx", "snapshots"), ROWS, ids=ROW_IDS)
+@pytest.mark.parametrize(
+    ("spot", "zones", "existing", "rwx", "snapshots"),
+    HALF_MATRIX,
+    ids=[row_id(r) for r in HALF_MATRIX],
+)
 def test_terraform_validate_passes_every_gke_and_aks_root_of_the_matrix(
     spot, zones, existing, rwx, snapshots, standin, tmp_path
 ):
