@@ -30,6 +30,7 @@ from typing import Any
 import stacks
 from installer.console import Reporter
 from installer.errors import KfstackError
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 from installer.terraform import PlanSummary, Terraform
 from installer.workdir import Workdir
@@ -69,6 +70,9 @@ def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, T
 
     reporter.phase(3, STEPS, f"writing the configuration and running {runner.name} init")
     workdir.ensure()
+    # Sensitive inputs reach terraform only through its environment (and are masked).
+    secrets = stack.secret_variables(SecretStore(workdir.secrets))
+    runner.extra_env.update({f"TF_VAR_{name}": value for name, value in secrets.items()})
     stack.write(workdir.terraform)
     if runner.init():
         reporter.ok(f"{runner.name} init")
