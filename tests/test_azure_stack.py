@@ -116,3 +116,14 @@ def test_kfstack_init_names_aks_gpu_pools_the_way_aks_accepts():
         used.add(names[-1])
     assert names == ["gput4", "gpua10080gb", "gpua10080gb2", "gpuh100nvl"]
     assert all(re.fullmatch(r"[a-z][a-z0-9]{0,11}", n) for n in names)
+
+
+def test_an_azurerm_state_backend_is_written_into_the_root():
+    spec = azure_spec("eastus", [])
+    spec.state.backend = "azurerm"
+    spec.state.storage_account = "kfstate"
+    spec.state.container = "tfstate"
+    spec.state.resource_group = "state-rg"
+    backend = _doc(spec)["terraform"]["backend"]["azurerm"]
+    assert backend["storage_account_name"] == "kfstate"
+    assert backend["key"] == "mx/test/terraform.tfstate"

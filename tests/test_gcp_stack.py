@@ -201,3 +201,12 @@ def test_the_token_issuer_and_workload_pool_are_known_before_apply(examples):
     )
     assert outputs.workload_pool == "acme-ml-staging.svc.id.goog"
     assert outputs.endpoint is None and outputs.ca_data is None
+
+
+def test_the_state_backend_follows_the_spec(examples):
+    doc = stacks.for_spec(load_spec(examples / "gcp.yaml").spec).documents()["main.tf.json"]
+    assert doc["terraform"]["backend"] == {
+        "gcs": {"bucket": "acme-tf-state", "prefix": "ml-platform/staging"}
+    }
+    local = gcp.GcpStack(gcp_spec("us-central1", [])).documents()["main.tf.json"]
+    assert "backend" not in local["terraform"]
