@@ -11,7 +11,9 @@ Every operation runs the same numbered steps, shown as phases on the reporter:
     3. write + init      the root configuration into `<workdir>/terraform`, then
                          `terraform init` (skipped when providers/modules/backend are unchanged)
     4. plan              a saved plan and its summary
-    5. apply             only when `confirm(summary)` agrees (and there are changes)
+    5. apply             only when `confirm(summary)` agrees (and there are changes);
+                         before a destroy, `Stack.destroy_prepare` lifts guards such as
+                         GKE's deletion_protection with a targeted apply, then re-plans
     6. outputs           `terraform output -json` → `InfraOutputs`, and the stack's
                          kubeconfig written (0600) to `<workdir>/kubeconfig`
 

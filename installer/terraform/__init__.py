@@ -32,6 +32,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,14 +237,20 @@ class Terraform:
         return True
 
     def plan(
-        self, *, destroy: bool = False, show: bool = False, label: str = "plan"
+        self,
+        *,
+        destroy: bool = False,
+        show: bool = False,
+        label: str = "plan",
+        extra_args: Sequence[str] = (),
     ) -> PlanSummary:
         """Plan into `kfstack.tfplan` and summarise it.
 
         The summary comes from the plan's own event stream; with `show` it comes from
         `terraform show -json` of the saved plan instead, which is authoritative but
         starts the provider again to load its schema (5-7 s per run on these 2-core
-        machines, measured), so apply and destroy do without it.
+        machines, measured), so apply and destroy do without it. `extra_args` go to
+        `terraform plan` as given (e.g. `-target=<address>`).
 
         Raises:
             ToolError: the plan failed (a diagnostic names the resource).
@@ -252,6 +259,7 @@ class Terraform:
         argv = [self.binary, "plan", "-input=false", "-json", f"-out={PLAN_FILE}"]
         if destroy:
             argv.append("-destroy")
+        argv.extend(extra_args)
         events = self._stream(argv, label=label, total=None)
         summary = self.show_plan() if show else PlanSummary.from_events(events)
         summary.plan_file = str(self.directory / PLAN_FILE)
