@@ -64,6 +64,8 @@ def gpu_nodes(kube: KubeApi, target: _gpu.GpuTarget, check: CheckResult) -> Chec
         for n in nodes
     }
     check.evidence.update(selector=target.node_selector, allocatable=seen, expected=target.count)
+    if not seen and not kube.runs_workloads:
+        return check.not_run("the simulated cluster has no nodes")
     if not seen:
         # A pool that scales from zero has no nodes until a GPU pod asks for one; the
         # Job check that follows brings one up, and this check runs again after it.
