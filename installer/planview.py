@@ -150,36 +150,25 @@ class Changes:
 
 @dataclass
 class TerraformSummary:
-    """Adds/changes/destroys by resource type. A replacement counts as one add and one destroy,
-    as `terraform plan` prints it."""
+    """Adds/changes/destroys by resource type (a replacement is one add and one destroy,
+    as `terraform plan` counts it). The runner parses Terraform; this only shows counts."""
 
     by_type: dict[str, Changes] = field(default_factory=dict)
 
     @classmethod
-    def from_plan_json(cls, plan: dict[str, Any]) -> TerraformSummary:
-        """Count `resource_changes` of `terraform show -json <planfile>` (format 1.x).
-
-        Raises:
-            ValueError: `plan` has no `resource_changes` list (not a plan document).
-        """
-        changes = plan.get("resource_changes")
-        if changes is None and "format_version" in plan:
-            changes = []  # a plan with no resources at all
-        if not isinstance(changes, list):
-            raise ValueError("not a `terraform show -json` plan: no resource_changes")
-        summary = cls()
-        for item in changes:
-            actions = set(item.get("change", {}).get("actions", []))
-            if item.get("mode", "managed") != "managed" or actions <= {"no-op", "read"}:
-                continue
-            row = summary.by_type.setdefault(item["type"], Changes())
-            if "create" in actions:
-                row.create += 1
-            if "delete" in actions:
-                row.delete += 1
-            if actions == {"update"}:
-                row.change += 1
-        return summary
+    def from_by_type(cls, by_type: dict[str, dict[str, int]]) -> TerraformSummary:
+        """From counts per resource type as the Terraform runner keeps them
+        (`{"aws_vpc": {"add": 1, "change": 0, "destroy": 0}}`, `PlanSummary.by_type`)."""
+        return cls(
+            {
+                rtype: Changes(
+                    int(counts.get("add", 0)),
+                    int(counts.get("change", 0)),
+                    int(counts.get("destroy", 0)),
+                )
+                for rtype, counts in by_type.items()
+            }
+        )
 
     @property
     def totals(self) -> Changes:
@@ -238,13 +227,17 @@ def _flat(totals: dict[str, tuple[int, int]]) -> Iterable[tuple[str, int, int]]:
 
 def build(
     spec: Spec,
-    tf_summary: TerraformSummary | None = None,
+    tf_summary: TerraformSummary | Any = None,
     platform_diff: PlatformDiff | None = None,
 ) -> Plan:
     """The plan for a spec that `installer.spec.load_spec` validated (defaults filled in).
 
-    Raises nothing for a valid spec; catalog gaps become "unpriced" rows, not errors.
+    `tf_summary` is a `TerraformSummary`, or the runner's own plan summary (anything with
+    a `by_type` mapping of add/change/destroy counts). Raises nothing for a valid spec;
+    catalog gaps become "unpriced" rows, not errors.
     """
+    if tf_summary is not None and not isinstance(tf_summary, TerraformSummary):
+        tf_summary = TerraformSummary.from_by_type(tf_summary.by_type)
     pools = _pools(spec)
     return Plan(
         cluster=_cluster(spec),

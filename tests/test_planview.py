@@ -120,29 +120,22 @@ def test_storage_kubeflow_and_network_sections_follow_the_spec(aws_plan):
     assert (kf.domain, kf.version) == ("kf.x.io", "26.03")
 
 
-def test_terraform_summary_counts_plan_json_actions_by_resource_type():
-    plan_json = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {"type": "aws_vpc", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_subnet", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_subnet", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_eks_node_group", "change": {"actions": ["delete", "create"]}},
-            {"type": "aws_eks_cluster", "change": {"actions": ["update"]}},
-            {"type": "aws_iam_role", "change": {"actions": ["no-op"]}},
-            {"type": "aws_ami", "mode": "data", "change": {"actions": ["read"]}},
-        ],
-    }
-    summary = planview.TerraformSummary.from_plan_json(plan_json)
-    assert {k: (c.create, c.change, c.delete) for k, c in summary.by_type.items()} == {
-        "aws_vpc": (1, 0, 0),
-        "aws_subnet": (2, 0, 0),
-        "aws_eks_node_group": (1, 0, 1),
-        "aws_eks_cluster": (0, 1, 0),
-    }
-    assert (summary.totals.create, summary.totals.change, summary.totals.delete) == (4, 1, 1)
-    with pytest.raises(ValueError):
-        planview.TerraformSummary.from_plan_json({"values": {}})
+def test_the_runners_plan_summary_fills_the_terraform_section_by_resource_type(aws_plan):
+    class RunnerSummary:  # the shape of installer.terraform.PlanSummary.by_type
+        by_type = {
+            "aws_subnet": {"add": 4, "change": 0, "destroy": 0},
+            "aws_eks_node_group": {"add": 1, "change": 0, "destroy": 1},
+            "aws_eks_cluster": {"add": 0, "change": 1, "destroy": 0},
+        }
+
+    plan = planview.build(parse_spec(AWS_SPEC).spec, tf_summary=RunnerSummary())
+    rows = {k: (c.create, c.change, c.delete) for k, c in plan.terraform.by_type.items()}
+    assert rows["aws_eks_node_group"] == (1, 0, 1)
+    totals = plan.terraform.totals
+    assert (totals.create, totals.change, totals.delete) == (5, 1, 1)
+    text = planview.render_text(plan)
+    assert "Terraform: 5 to create, 1 to change, 1 to destroy" in text
+    assert "aws_eks_node_group  +1      ~0      -1" in text
 
 
 def test_json_form_has_every_section_and_the_slots_other_layers_fill(aws_plan):
