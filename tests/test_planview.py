@@ -27,6 +27,9 @@ kubeflow:
 """
 
 
+AS_OF = catalog.load().cloud("aws").as_of
+
+
 def _price(instance: str, region: str = "us-west-2") -> catalog.Price:
     return catalog.load().cloud("aws").instance(instance).prices[region]
 
@@ -76,7 +79,7 @@ def test_total_cost_at_min_and_max_scale_sums_the_pools_and_carries_the_price_da
     # Hand-checked against installer/catalog/data/aws.yaml (us-west-2), so a catalog
     # misread fails here even if the code and the test read it the same wrong way.
     assert cost.hourly_max == pytest.approx(3 * 0.192 + 5 * 0.215 + 5 * 0.526 + 2 * 55.040)
-    assert (cost.currency, cost.as_of, cost.unpriced) == ("USD", "2026-11-02", [])
+    assert (cost.currency, cost.as_of, cost.unpriced) == ("USD", AS_OF, [])
 
 
 def test_a_pool_the_catalog_cannot_price_is_unpriced_and_left_out_of_the_totals():
@@ -146,14 +149,14 @@ def test_json_form_has_every_section_and_the_slots_other_layers_fill(aws_plan):
     assert data["pools"][1]["gpus_max"] == 5
     assert data["terraform"] is None
     assert data["platform"]["totals"] == {"create": 12, "change": 1, "delete": 3}
-    assert data["cost"]["as_of"] == "2026-11-02"
+    assert data["cost"]["as_of"] == AS_OF
 
 
 def test_plain_rendering_is_one_screen_and_rich_rendering_names_every_pool(aws_plan):
     text = planview.render_text(aws_plan)
     assert len(text.splitlines()) < 40
     assert "T4 2..10" in text and "H100 0..16" in text
-    assert "prices of 2026-11-02" in text
+    assert f"prices of {AS_OF}" in text
     buffer = io.StringIO()
     planview.render(aws_plan, stream=buffer, rich=True)
     for name in ("sys", "t4od", "h100", "kfstack-rwx", "p5.48xlarge"):

@@ -14,6 +14,11 @@ from installer.commands import verify as verify_command
 
 pytest.importorskip("kfp")
 
+POOL = {
+    "kfstack.dev/pool": "a10",
+    "kfstack.dev/gpu-model": "A10G",
+    "nvidia.com/gpu.present": "true",
+}
 SPEC = """
 name: p
 target: aws
@@ -53,7 +58,7 @@ def test_a_simulated_cluster_passes_with_the_checks_it_could_not_run_listed(
     kube = FakeKube(
         tmp_path,
         runs_workloads=False,
-        nodes=[gpu_node("n1", {"kfstack.dev/node-pool": "a10"}, "NVIDIA A10G", 1)],
+        nodes=[gpu_node("n1", POOL, "NVIDIA A10G", 1)],
     )
     seen = _use(monkeypatch, kube)
     result = CliRunner().invoke(cli, ["verify", "-c", str(spec_file), "-o", "json"])
@@ -69,9 +74,7 @@ def test_a_simulated_cluster_passes_with_the_checks_it_could_not_run_listed(
 def test_a_failed_check_exits_1_and_names_it(spec_file, tmp_path, monkeypatch):
     _use(
         monkeypatch,
-        FakeKube(
-            tmp_path, nodes=[gpu_node("n1", {"kfstack.dev/node-pool": "a10"}, "Tesla T4", 1)]
-        ),
+        FakeKube(tmp_path, nodes=[gpu_node("n1", POOL, "Tesla T4", 1)]),
     )
     result = CliRunner().invoke(
         cli, ["verify", "-c", str(spec_file), "--check", "gpu", "--timeout", "10"]

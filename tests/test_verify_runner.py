@@ -24,7 +24,12 @@ kubeflow:
   teams: [{name: research, owners: [a@x.io]}, {name: platform, owners: [b@x.io]}]
   domain: kf.example.com
 """
-POOL = {"kfstack.dev/node-pool": "a10"}
+# The labels the AWS stack puts on the nodes of pool a10 (stacks/aws.py pool_labels).
+POOL = {
+    "kfstack.dev/pool": "a10",
+    "kfstack.dev/gpu-model": "A10G",
+    "nvidia.com/gpu.present": "true",
+}
 ACCOUNTS = ("research/default-editor", "platform/default-editor")
 
 
