@@ -4,6 +4,7 @@ against the simulated API server (which serves the API but runs no pods)."""
 from __future__ import annotations
 
 import pytest
+from verify_specs import a10_spec
 
 from installer import verify
 from installer.spec import parse_spec
@@ -14,16 +15,7 @@ simcluster = pytest.importorskip(
     "installer.simcluster", reason="the simulated API server (issue 6) is not merged"
 )
 
-SPEC = """
-name: p
-target: aws
-aws: {region: us-west-2}
-node_pools:
-- {name: sys, role: system, min: 1, max: 2}
-- {name: a10, gpu: {model: A10G}, min: 1, max: 2}
-kubeflow:
-  teams: [{name: research, owners: [a@x.io]}]
-"""
+SPEC = a10_spec("research")
 
 
 @pytest.fixture
