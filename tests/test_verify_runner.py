@@ -180,3 +180,14 @@ def test_the_report_json_counts_results_and_masks_secrets(tmp_path):
     data = report.to_dict()
     assert data["summary"]["failed"] == 0
     assert data["summary"]["not-run"] == len(report.checks) - data["summary"]["passed"]
+
+
+def test_with_a_registry_mirror_every_check_image_is_pulled_through_it(tmp_path):
+    mirrored = SPEC + "  registry: {mirror: registry.corp:5000/kf}\n"
+    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)])
+    report = verify.run(_spec(mirrored), kube, _options(checks=("gpu", "notebooks")))
+    checks = _by_name(report)
+    assert checks["gpu-job:a10"].evidence["image"] == (
+        "registry.corp:5000/kf/nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+    )
+    assert checks["notebook"].evidence["image"].startswith("registry.corp:5000/kf/ghcr.io/")

@@ -131,7 +131,7 @@ def gpu_job(
         return check.not_run(NOT_RUNNING)
     job = gpu_job_manifest(target, namespace, image, int(timeout))
     name = job["metadata"]["name"]
-    check.evidence.update(job=f"{namespace}/{name}", expected_model=target.model)
+    check.evidence.update(job=f"{namespace}/{name}", expected_model=target.model, image=image)
     try:
         kube.delete("batch/v1", "Job", name, namespace)  # a leftover from an interrupted run
         wait_for(kube, "batch/v1", "Job", name, namespace, lambda o: o is None, timeout=60)

@@ -44,6 +44,7 @@ MODEL_LINE = "kfstack-gpu-model:"
 # The CUDA base image carries no CUDA libraries; nvidia-smi and the device nodes are
 # injected by the NVIDIA container toolkit on GPU nodes, which is the thing under test.
 GPU_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+CPU_IMAGE = "docker.io/library/busybox:1.37"
 
 
 def name_pattern(model: str) -> str:
