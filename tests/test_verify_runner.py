@@ -191,3 +191,19 @@ def test_with_a_registry_mirror_every_check_image_is_pulled_through_it(tmp_path)
         "registry.corp:5000/kf/nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
     )
     assert checks["notebook"].evidence["image"].startswith("registry.corp:5000/kf/ghcr.io/")
+
+
+def test_a_cluster_error_under_one_step_fails_that_step_and_the_others_still_run(tmp_path):
+    from installer.errors import KfstackError
+
+    class Broken(FakeKube):
+        def create(self, obj):
+            if obj["kind"] == "Namespace":
+                raise KfstackError('namespaces "kfstack-verify" is forbidden (403)')
+            return super().create(obj)
+
+    kube = Broken(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)])
+    report = verify.run(_spec(), kube, _options(checks=("gpu", "notebooks")))
+    results = {c.name: (c.result, c.reason) for c in report.checks}
+    assert results["gpu"] == ("failed", 'namespaces "kfstack-verify" is forbidden (403)')
+    assert results["notebook"][0] == "passed"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from installer.console import Reporter
-from installer.errors import KfstackError
+from installer.errors import KfstackError, UserError
 from installer.spec.model import Spec
 from installer.verify import checks as _checks
 from installer.verify import gpu as _gpu
@@ -77,7 +77,17 @@ def run(
     for number, name in enumerate(options.checks, start=1):
         reporter.phase(number, total, f"verify {name}")
         step = {"gpu": _verify_gpu, "pipelines": _verify_pipelines, "notebooks": _verify_notebooks}
-        for check in step[name](spec, kube, options, reporter):
+        try:
+            for check in step[name](spec, kube, options, reporter):
+                report.checks.append(check)
+                _report_line(reporter, check)
+        except UserError:
+            raise
+        except KfstackError as exc:
+            # The cluster failed under a step (e.g. its namespace could not be created):
+            # that step failed, and the others still run and report.
+            LOG.debug("verify %s stopped", name, exc_info=True)
+            check = CheckResult(name).failed(exc.message)
             report.checks.append(check)
             _report_line(reporter, check)
     return report
