@@ -181,6 +181,17 @@ class PlatformDiff:
 
     by_component: dict[str, Changes] = field(default_factory=dict)
 
+    @classmethod
+    def from_components(cls, plans: Iterable[Any]) -> PlatformDiff:
+        """From the install engine's per-component plans (`name` and the `create`,
+        `change` and `prune` lists of object references, `engine.plan.ComponentPlan`)."""
+        return cls(
+            {
+                plan.name: Changes(len(plan.create), len(plan.change), len(plan.prune))
+                for plan in plans
+            }
+        )
+
     @property
     def totals(self) -> Changes:
         return Changes.sum(self.by_component.values())
@@ -228,16 +239,19 @@ def _flat(totals: dict[str, tuple[int, int]]) -> Iterable[tuple[str, int, int]]:
 def build(
     spec: Spec,
     tf_summary: TerraformSummary | Any = None,
-    platform_diff: PlatformDiff | None = None,
+    platform_diff: PlatformDiff | Iterable[Any] | None = None,
 ) -> Plan:
     """The plan for a spec that `installer.spec.load_spec` validated (defaults filled in).
 
     `tf_summary` is a `TerraformSummary`, or the runner's own plan summary (anything with
-    a `by_type` mapping of add/change/destroy counts). Raises nothing for a valid spec;
+    a `by_type` mapping of add/change/destroy counts); `platform_diff` is a
+    `PlatformDiff` or the install engine's component plans. Raises nothing for a valid spec;
     catalog gaps become "unpriced" rows, not errors.
     """
     if tf_summary is not None and not isinstance(tf_summary, TerraformSummary):
         tf_summary = TerraformSummary.from_by_type(tf_summary.by_type)
+    if platform_diff is not None and not isinstance(platform_diff, PlatformDiff):
+        platform_diff = PlatformDiff.from_components(platform_diff)
     pools = _pools(spec)
     return Plan(
         cluster=_cluster(spec),

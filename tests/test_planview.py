@@ -141,6 +141,22 @@ def test_the_runners_plan_summary_fills_the_terraform_section_by_resource_type(a
     assert "aws_eks_node_group  +1      ~0      -1" in text
 
 
+def test_the_engines_component_plans_fill_the_platform_section(aws_plan):
+    class ComponentPlan:  # the shape of installer.engine.plan.ComponentPlan
+        def __init__(self, name, create=(), change=(), prune=()):
+            self.name, self.create, self.change, self.prune = name, create, change, prune
+
+    plans = [
+        ComponentPlan("cert-manager"),
+        ComponentPlan("pipelines", create=["Deployment/kubeflow/ml-pipeline"] * 3, prune=["x"]),
+    ]
+    plan = planview.build(parse_spec(AWS_SPEC).spec, platform_diff=plans)
+    assert plan.platform.by_component["pipelines"] == planview.Changes(3, 0, 1)
+    text = planview.render_text(plan)
+    assert "Platform: 3 to create, 0 to change, 1 to prune" in text
+    assert "cert-manager" not in text.split("Platform:")[1]  # unchanged rows are left out
+
+
 def test_json_form_has_every_section_and_the_slots_other_layers_fill(aws_plan):
     aws_plan.platform = planview.PlatformDiff({"pipelines": planview.Changes(12, 1, 3)})
     data = json.loads(json.dumps(aws_plan.to_dict()))
