@@ -93,6 +93,12 @@ def test_on_a_simulated_cluster_only_the_node_check_runs_and_the_rest_say_why_no
     assert results["notebook"][0] == "not-run"
     assert report.simulated and report.failed == []
     assert kube.created == []  # nothing was created on the simulated cluster
+    line = report.not_run_line()
+    assert (
+        "pipeline-hello, pipeline-gpu, pipeline-isolation not run: "
+        "pipelines do not execute on the simulated cluster"
+    ) in line
+    assert "gpu-job:a10" in line and "notebook" in line
 
 
 def test_pipelines_run_as_the_first_team_and_the_second_teams_token_is_refused(tmp_path):
