@@ -58,6 +58,7 @@ def test_a_node_without_the_device_plugin_fails_the_allocatable_check(tmp_path):
     kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, None, 0)])
     checks = _by_name(verify.run(_spec(), kube, _options(checks=("gpu",))))
     assert checks["gpu-nodes:a10"].result == "failed"
+    assert "too few nvidia.com/gpu (want 1): n1=0" in checks["gpu-nodes:a10"].reason
     assert "device plugin" in checks["gpu-nodes:a10"].reason
     assert checks["gpu-job:a10"].result == "failed"
 

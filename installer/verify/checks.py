@@ -43,6 +43,13 @@ def _ticker(reporter: Reporter | None, label: str, timeout: float) -> Callable[[
     return tick
 
 
+def _int(quantity: str) -> int:
+    try:
+        return int(quantity)
+    except ValueError:  # not a plain count: treat as none rather than guess
+        return 0
+
+
 def _condition(obj: Obj | None, kind: str) -> bool:
     conditions = ((obj or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
@@ -72,10 +79,11 @@ def gpu_nodes(kube: KubeApi, target: _gpu.GpuTarget, check: CheckResult) -> Chec
         return check.not_run(
             f"no nodes with {_selector(target.node_selector)} yet (scaled to zero)"
         )
-    short = {name: count for name, count in seen.items() if count != str(target.count)}
+    # "At least": a bare-metal GPU pool promises the smallest count among its hosts.
+    short = {name: count for name, count in seen.items() if _int(count) < target.count}
     if short:
         return check.failed(
-            f"nodes advertise the wrong {GPU_RESOURCE} count (want {target.count}): "
+            f"nodes advertise too few {GPU_RESOURCE} (want {target.count}): "
             + ", ".join(f"{n}={c}" for n, c in sorted(short.items()))
             + "; is the NVIDIA device plugin running on them?"
         )
