@@ -1,19 +1,22 @@
 """`kfstack verify`: prove a running platform works, GPUs included.
 
     run(spec, kube, options, reporter) -> VerifyReport
-      1. GPU       per GPU pool (or host): nodes advertise `nvidia.com/gpu` allocatable;
+      1. GPU       per GPU pool (as its stack labels and taints the nodes): the nodes
+                   advertise `nvidia.com/gpu` allocatable;
                    a Job pinned to the pool runs nvidia-smi and the model it saw is
                    compared with the spec (then the nodes again, if the pool was at zero)
       2. Pipelines the smoke pipelines (`pipelines.py`) submitted through the KFP API
                    (`kfp_api.py`) with a service-account token of the first team's
-                   profile, waited on until SUCCEEDED; the second team's token must get
-                   HTTP 403 on the first team's runs (isolation)
+                   profile, waited on until SUCCEEDED (the GPU one on the first GPU
+                   pool); the second team's token must get HTTP 403 on the first
+                   team's runs, while both work in their own namespaces (isolation)
       3. Notebooks a Notebook server in the first team's namespace becomes ready and is
                    removed
 
 The Kubernetes calls go through the `kube.KubeApi` protocol. A check that cannot run says
 so (`not-run` with the reason: the component is off, the spec has no team, the cluster is
 simulated and runs nothing); a check is `passed` only when what it checks happened.
+Check images come through `kubeflow.registry.mirror` when the spec sets one.
 """
 
 from __future__ import annotations
