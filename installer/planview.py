@@ -33,15 +33,33 @@ from installer import catalog as _catalog
 from installer.console import plain_mode
 from installer.spec.model import Spec
 
-# What each target provisions for the storage classes kfstack creates. The renderer owns
-# the objects; these are the CSI drivers behind them, shown so a reader knows what the
-# class is backed by (and so the view can say "kept" for classes on existing clusters).
+# The CSI drivers behind the classes the platform layer renders, per target: the same
+# facts as the platform's target profiles (`installer/platform/targets.py`, issue 5), shown
+# so a reader knows what each class is backed by. TODO(verify): read them from
+# `installer.platform.targets.profile()` once it is on main, and drop this table.
 _PROVISIONERS: dict[str, dict[str, str]] = {
-    "aws": {"rwo": "ebs.csi.aws.com (gp3)", "rwx": "efs.csi.aws.com"},
-    "gcp": {"rwo": "pd.csi.storage.gke.io (pd-balanced)", "rwx": "filestore.csi.storage.gke.io"},
-    "azure": {"rwo": "disk.csi.azure.com (Premium_LRS)", "rwx": "file.csi.azure.com"},
-    "baremetal": {"rwo": "rancher.io/local-path", "rwx": "nfs.csi.k8s.io"},
+    "aws": {
+        "rwo": "ebs.csi.aws.com (gp3)",
+        "rwx": "efs.csi.aws.com",
+        "snapshots": "ebs.csi.aws.com",
+    },
+    "gcp": {
+        "rwo": "pd.csi.storage.gke.io (pd-balanced)",
+        "rwx": "filestore.csi.storage.gke.io",
+        "snapshots": "pd.csi.storage.gke.io",
+    },
+    "azure": {
+        "rwo": "disk.csi.azure.com (StandardSSD_LRS)",
+        "rwx": "file.csi.azure.com",
+        "snapshots": "disk.csi.azure.com",
+    },
+    "baremetal": {
+        "rwo": "rancher.io/local-path",
+        "rwx": "nfs.csi.k8s.io",
+        "snapshots": "nfs.csi.k8s.io",
+    },
 }
+SNAPSHOT_CLASS = "kfstack-snapshots"  # the VolumeSnapshotClass the platform layer renders
 
 
 # ---------------------------------------------------------------------------- model
@@ -380,9 +398,7 @@ def _storage(spec: Spec) -> list[StorageClassRow]:
         rows.append(StorageClassRow(st.rwx_class, "ReadWriteMany", False, drivers["rwx"], True))
     if st.snapshots:
         rows.append(
-            StorageClassRow(
-                f"{st.rwo_class}-snapshots", "snapshots", False, drivers["rwo"].split()[0], True
-            )
+            StorageClassRow(SNAPSHOT_CLASS, "snapshots", False, drivers["snapshots"], True)
         )
     return rows
 

@@ -113,7 +113,7 @@ def test_storage_kubeflow_and_network_sections_follow_the_spec(aws_plan):
     assert [(s.name, s.access, s.default) for s in aws_plan.storage] == [
         ("kfstack-rwo", "ReadWriteOnce", True),
         ("kfstack-rwx", "ReadWriteMany", False),
-        ("kfstack-rwo-snapshots", "snapshots", False),
+        ("kfstack-snapshots", "snapshots", False),
     ]
     assert aws_plan.cluster.network.kind == "new"
     assert aws_plan.cluster.zones == ["us-west-2a", "us-west-2b"]
