@@ -27,11 +27,6 @@ from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
 
-# Every node of a pool carries this label with the pool's name, on every target, so the
-# layers above can pin pods to a pool without knowing each cloud's own node-pool label
-# (verify's GPU Jobs and smoke pipelines select GPU pools with it).
-NODE_POOL_LABEL = "kfstack.dev/node-pool"
-
 
 class GpuPoolOutput(BaseModel):
     model_config = ConfigDict(extra="allow")
