@@ -27,11 +27,6 @@ from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
 
-# Every node of a pool carries this label with the pool's name, on every target, so the
-# layers above can pin pods to a pool without knowing each cloud's own node-pool label
-# (verify's GPU Jobs and smoke pipelines select GPU pools with it).
-NODE_POOL_LABEL = "kfstack.dev/node-pool"
-
 
 class GpuPoolOutput(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -115,12 +110,14 @@ class Stack(ABC):
         return False
 
     def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
-        """Write a kubeconfig for the applied cluster to `dest` (0600) and return its path.
+        """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
 
-        Never merges into the user's `~/.kube/config`.
+        Never merges into the user's `~/.kube/config`. Targets that have not implemented
+        it keep this default.
 
         Raises:
-            NotImplementedError: the stack has no way to reach its cluster yet.
+            NotImplementedError: this target writes no kubeconfig.
+            CredentialsError: the cluster cannot be described with the credentials at hand.
         """
         raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
 

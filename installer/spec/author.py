@@ -220,14 +220,8 @@ def _host(host: HostAnswer, answers: Answers) -> dict[str, Any]:
 def _node_pools(answers: Answers) -> list[dict[str, Any]]:
     pools: list[dict[str, Any]] = [{"name": "system", "role": "system", "min": 2, "max": 3}]
     used: set[str] = {"system"}
-    # AKS pool names are at most 12 lower-case letters and digits; the others take DNS labels.
-    sep, limit = ("", 12) if answers.target == "azure" else ("-", 32)
     for pool in answers.gpu_pools:
-        base = "gpu" + sep + re.sub(r"[^a-z0-9]+", sep, pool.model.lower()).strip("-")
-        name, suffix = base[:limit], 2
-        while name in used:
-            tail = f"{sep}{suffix}"
-            name, suffix = base[: limit - len(tail)] + tail, suffix + 1
+        name = _gpu_pool_name(pool.model, used, aks=answers.target == "azure")
         used.add(name)
         item: dict[str, Any] = {
             "name": name,
@@ -239,6 +233,21 @@ def _node_pools(answers: Answers) -> list[dict[str, Any]]:
             item["spot"] = True
         pools.append(item)
     return pools
+
+
+def _gpu_pool_name(model: str, used: set[str], *, aks: bool) -> str:
+    """A pool name for `model` not in `used`. AKS names Linux pools with 1-12 lower-case
+    letters and digits (no hyphens); elsewhere a DNS label of up to 30 characters."""
+    slug = model.lower()
+    if aks:
+        base, limit, sep = "gpu" + re.sub(r"[^a-z0-9]+", "", slug), 12, ""
+    else:
+        base, limit, sep = "gpu-" + re.sub(r"[^a-z0-9]+", "-", slug).strip("-"), 30, "-"
+    name, suffix = base[:limit], 2
+    while name in used:
+        tail = f"{sep}{suffix}"
+        name, suffix = base[: limit - len(tail)] + tail, suffix + 1
+    return name
 
 
 def _kubeflow_block(answers: Answers) -> dict[str, Any]:
