@@ -19,6 +19,7 @@ another manager to a different value is a conflict unless `force`.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import fnmatch
 import heapq
@@ -39,6 +40,13 @@ from installer.simcluster.resources import BUILTIN, ResourceType
 TIMING_FILE = Path(__file__).with_name("timing.yaml")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 EVENT_HISTORY = 50_000
+# Custom resources whose controllers the simulator plays.
+CONTROLLED = {
+    ("cert-manager.io", "Certificate"),
+    ("cert-manager.io", "Issuer"),
+    ("cert-manager.io", "ClusterIssuer"),
+    ("kubeflow.org", "Profile"),
+}
 
 
 class ApiFailure(Exception):
@@ -175,6 +183,7 @@ class ClusterState:
         self.rv = 0
         self.events: list[tuple[int, str, ResourceType, str, dict]] = []
         self.first_event_rv = 1
+        self.event_rvs: list[int] = []
         # (group, plural) -> {served version: type}; the first entry is the storage version
         self.crds: dict[tuple[str, str], dict[str, ResourceType]] = {}
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -186,6 +195,11 @@ class ClusterState:
         with self.lock:
             for node in nodes or default_nodes():
                 self._put_system(self._builtin[("", "nodes")], node)
+            for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+                self._put_system(
+                    self._builtin[("", "namespaces")],
+                    {"metadata": {"name": ns}, "status": {"phase": "Active"}},
+                )
 
     # ---------------------------------------------------------------- time and timers
 
@@ -266,8 +280,9 @@ class ClusterState:
             )
         match = parse_label_selector(selector)
         out = []
-        for rv, kind, et, ns, obj in self.events:
-            if rv <= since or et is not rtype:
+        start = bisect.bisect_right(self.event_rvs, since)
+        for rv, kind, et, ns, obj in self.events[start:]:
+            if et is not rtype:
                 continue
             if namespace is not None and ns != namespace:
                 continue
@@ -400,19 +415,24 @@ class ClusterState:
         stored = self.objects[key]
         self.rv += 1
         stored.meta["resourceVersion"] = str(self.rv)
-        self.events.append((self.rv, kind, stored.rtype, key[2], stored.render()))
+        self._record(kind, stored.rtype, key[2], stored.render())
+        self.changed.notify_all()
+
+    def _record(self, kind: str, rtype: ResourceType, namespace: str, obj: dict) -> None:
+        self.events.append((self.rv, kind, rtype, namespace, obj))
+        self.event_rvs.append(self.rv)
         if len(self.events) > EVENT_HISTORY:
             drop = len(self.events) - EVENT_HISTORY
             self.first_event_rv = self.events[drop][0]
             del self.events[:drop]
-        self.changed.notify_all()
+            del self.event_rvs[:drop]
 
     def _remove(self, key: tuple) -> None:
         stored = self.objects.pop(key)
         self.rv += 1
         obj = stored.render()
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        self.events.append((self.rv, "DELETED", stored.rtype, key[2], obj))
+        self._record("DELETED", stored.rtype, key[2], obj)
         if stored.rtype.kind == "CustomResourceDefinition":
             spec = obj.get("spec", {})
             gp = (spec.get("group"), spec.get("names", {}).get("plural"))
@@ -554,7 +574,7 @@ class ClusterState:
             self._pending_workloads.add(key)
         elif kind == "Service":
             self._refresh_endpoints(key[2])
-        elif kind in ("Certificate", "Issuer", "ClusterIssuer", "Profile"):
+        elif (stored.rtype.group, kind) in CONTROLLED:
             self._pending_workloads.add(key)
 
     def _establish(self, key: tuple) -> None:
