@@ -53,8 +53,11 @@ COMPONENTS: list[tuple[str, list[str], list[str]]] = [
         ["istio"],
     ),
     ("kubeflow-roles", ["common/kubeflow-roles/base"], ["namespaces"]),
-    ("kubeflow-istio-resources", ["common/istio/kubeflow-istio-resources/base"],
-     ["istio", "namespaces"]),
+    (
+        "kubeflow-istio-resources",
+        ["common/istio/kubeflow-istio-resources/base"],
+        ["istio", "namespaces"],
+    ),
     (
         "pipelines",
         [
@@ -65,35 +68,65 @@ COMPONENTS: list[tuple[str, list[str], list[str]]] = [
     ),
     ("profiles", ["applications/profiles/pss"], ["istio", "namespaces"]),
     ("user-namespace", ["common/user-namespace/base"], ["profiles"]),
-    ("katib", ["applications/katib/upstream/installs/katib-with-kubeflow"],
-     ["cert-manager", "istio", "user-namespace"]),
-    ("centraldashboard", ["applications/centraldashboard/overlays/oauth2-proxy"],
-     ["istio", "namespaces"]),
-    ("admission-webhook", ["applications/admission-webhook/upstream/overlays/cert-manager"],
-     ["cert-manager", "namespaces"]),
-    ("jupyter-web-app", ["applications/jupyter/jupyter-web-app/upstream/overlays/istio"],
-     ["istio", "namespaces"]),
-    ("notebook-controller",
-     ["applications/jupyter/notebook-controller/upstream/overlays/kubeflow"],
-     ["istio", "namespaces"]),
-    ("pvcviewer-controller", ["applications/pvcviewer-controller/upstream/base"],
-     ["cert-manager", "namespaces"]),
-    ("volumes-web-app", ["applications/volumes-web-app/upstream/overlays/istio"],
-     ["istio", "namespaces"]),
-    ("tensorboard-controller",
-     ["applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow"],
-     ["istio", "namespaces"]),
-    ("tensorboards-web-app",
-     ["applications/tensorboard/tensorboards-web-app/upstream/overlays/istio"],
-     ["istio", "namespaces"]),
-    ("trainer",
-     ["applications/trainer/overlays|applications/training-operator/upstream/overlays/kubeflow"],
-     ["cert-manager", "namespaces"]),
+    (
+        "katib",
+        ["applications/katib/upstream/installs/katib-with-kubeflow"],
+        ["cert-manager", "istio", "user-namespace"],
+    ),
+    (
+        "centraldashboard",
+        ["applications/centraldashboard/overlays/oauth2-proxy"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "admission-webhook",
+        ["applications/admission-webhook/upstream/overlays/cert-manager"],
+        ["cert-manager", "namespaces"],
+    ),
+    (
+        "jupyter-web-app",
+        ["applications/jupyter/jupyter-web-app/upstream/overlays/istio"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "notebook-controller",
+        ["applications/jupyter/notebook-controller/upstream/overlays/kubeflow"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "pvcviewer-controller",
+        ["applications/pvcviewer-controller/upstream/base"],
+        ["cert-manager", "namespaces"],
+    ),
+    (
+        "volumes-web-app",
+        ["applications/volumes-web-app/upstream/overlays/istio"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "tensorboard-controller",
+        ["applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "tensorboards-web-app",
+        ["applications/tensorboard/tensorboards-web-app/upstream/overlays/istio"],
+        ["istio", "namespaces"],
+    ),
+    (
+        "trainer",
+        [
+            "applications/trainer/overlays|applications/training-operator/upstream/overlays/kubeflow"
+        ],
+        ["cert-manager", "namespaces"],
+    ),
     ("kserve", ["applications/kserve/kserve"], ["cert-manager", "knative", "istio"]),
-    ("models-web-app", ["applications/kserve/models-web-app/overlays/kubeflow"],
-     ["kserve", "istio"]),
-    ("spark", ["applications/spark/spark-operator/overlays/kubeflow"],
-     ["istio", "namespaces"]),
+    (
+        "models-web-app",
+        ["applications/kserve/models-web-app/overlays/kubeflow"],
+        ["kserve", "istio"],
+    ),
+    ("spark", ["applications/spark/spark-operator/overlays/kubeflow"], ["istio", "namespaces"]),
 ]
 
 _URL = re.compile(r"https://github\.com/[^\s\"']+")
@@ -124,8 +157,15 @@ def _rewrite_urls(root: Path, remote: Path) -> None:
             kust.write_text(_URL.sub(relative, text))
 
 
-def build_tree(release_dir: Path, remote: Path, out: Path, *, work: Path,
-               platform: str = "test", components: list[str] | None = None) -> PlatformTree:
+def build_tree(
+    release_dir: Path,
+    remote: Path,
+    out: Path,
+    *,
+    work: Path,
+    platform: str = "test",
+    components: list[str] | None = None,
+) -> PlatformTree:
     """Render `release_dir`'s components into a platform tree at `out`.
 
     `work` receives a copy of the release with URLs rewritten (kustomize reads remote
@@ -156,8 +196,12 @@ def build_tree(release_dir: Path, remote: Path, out: Path, *, work: Path,
             choice = next((p for p in slot.lstrip("?").split("|") if (src / p).is_dir()), None)
             for doc in rendered.get(choice) or []:
                 meta = doc.get("metadata") or {}
-                key = (doc["apiVersion"].split("/")[0], doc["kind"],
-                       meta.get("namespace") or "", meta.get("name"))
+                key = (
+                    doc["apiVersion"].split("/")[0],
+                    doc["kind"],
+                    meta.get("namespace") or "",
+                    meta.get("name"),
+                )
                 if key in seen:
                     continue
                 seen.add(key)
@@ -183,6 +227,19 @@ def _kustomize(src: Path, path: str | None) -> list[dict]:
         check=True,
     )
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+def subset(tree: PlatformTree, names: list[str], out: Path) -> PlatformTree:
+    """A copy of `tree` with only the components `names` (dependencies outside dropped)."""
+    shutil.copytree(tree.root, out)
+    comps = [
+        Component(c.name, c.path, [d for d in c.depends_on if d in names], c.digest)
+        for c in tree.components
+        if c.name in names
+    ]
+    copy = PlatformTree(out, tree.platform, tree.kubeflow_version, comps)
+    copy.write_index()
+    return copy
 
 
 def without(tree: PlatformTree, name: str, out: Path) -> PlatformTree:

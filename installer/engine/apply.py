@@ -95,12 +95,13 @@ BUILTIN_GROUPS = {
 }
 
 # Component states, as shown in progress lines and the final table.
-CONVERGED, UNCHANGED, FAILED, SKIPPED, PENDING = (
+CONVERGED, UNCHANGED, FAILED, SKIPPED, PENDING, PRUNED = (
     "converged",
     "unchanged",
     "failed",
     "skipped",
     "pending",
+    "pruned",
 )
 
 
@@ -143,7 +144,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return all(c.state in (CONVERGED, UNCHANGED) for c in self.components.values())
+        return all(c.state in (CONVERGED, UNCHANGED, PRUNED) for c in self.components.values())
 
     def failures(self) -> list[ComponentResult]:
         return [c for c in self.components.values() if c.state == FAILED]
@@ -153,8 +154,7 @@ class ApplyResult:
         lines = [f"{'component':<{width}}  {'state':<10} {'time':>7} {'applied':>7} {'pruned':>6}"]
         for c in self.components.values():
             lines.append(
-                f"{c.name:<{width}}  {c.state:<10} {c.seconds:>6.1f}s {c.applied:>7} "
-                f"{c.pruned:>6}"
+                f"{c.name:<{width}}  {c.state:<10} {c.seconds:>6.1f}s {c.applied:>7} {c.pruned:>6}"
             )
         return "\n".join(lines)
 
@@ -385,7 +385,9 @@ class _Run:
         res = self.result.components[name]
         res.state = FAILED
         res.seconds = time.monotonic() - self.started - res.seconds
-        res.error = exc.message if isinstance(exc, KfstackError) else f"{type(exc).__name__}: {exc}"
+        res.error = (
+            exc.message if isinstance(exc, KfstackError) else f"{type(exc).__name__}: {exc}"
+        )
         if not isinstance(exc, KfstackError):
             LOG.error("component %s: unexpected error", name, exc_info=exc)
         self.event(name, f"failed: {res.error}")
@@ -426,8 +428,15 @@ class _Run:
             self._apply(name, obj, deadline, res)
         crds = [o["metadata"]["name"] for o in firsts if o["kind"] == "CustomResourceDefinition"]
         if crds:
-            self._wait(name, "apiextensions.k8s.io/v1", "CustomResourceDefinition", None,
-                       set(crds), deadline, "Established")
+            self._wait(
+                name,
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                None,
+                set(crds),
+                deadline,
+                "Established",
+            )
             self.event(name, f"{len(crds)} CRDs established")
             self.kube.invalidate()
         self._apply_customs(name, customs, deadline, res)
@@ -470,7 +479,9 @@ class _Run:
                 self.event(name, f"webhook {hook} not serving; waiting for {ns}/{svc}")
                 self._wait(name, "v1", "Endpoints", ns, {svc}, deadline, "serving")
             queue = [o for objs in deferred.values() for o in objs]
-        raise ComponentFailed(name, "webhooks kept rejecting objects", str(inv.ObjectRef.of(queue[0])))
+        raise ComponentFailed(
+            name, "webhooks kept rejecting objects", str(inv.ObjectRef.of(queue[0]))
+        )
 
     def _apply(
         self,
@@ -502,7 +513,9 @@ class _Run:
                 self.kube.invalidate()
             except ApiError as exc:
                 if not exc.transient:
-                    raise ComponentFailed(name, f"{exc.code} {exc.reason}: {exc}", str(ref))
+                    raise ComponentFailed(
+                        name, f"{exc.code} {exc.reason}: {exc}", str(ref)
+                    ) from None
                 error = exc
                 hook = exc.webhook
                 if hook and hook in self.webhooks and defer_webhooks:
@@ -514,11 +527,12 @@ class _Run:
                     continue
             except KubeError as exc:
                 if not exc.transient:
-                    raise ComponentFailed(name, str(exc), str(ref))
+                    raise ComponentFailed(name, str(exc), str(ref)) from None
                 error = exc
             if attempt >= self.opts.backoff.attempts or time.monotonic() > deadline:
-                raise ComponentFailed(name, f"gave up after {attempt + 1} attempts: {error}",
-                                      str(ref))
+                raise ComponentFailed(
+                    name, f"gave up after {attempt + 1} attempts: {error}", str(ref)
+                )
             delay = self.opts.backoff.delay(attempt, rng, getattr(error, "retry_after", None))
             attempt += 1
             LOG.info("%s: %s: %s; retrying in %.2f s", name, ref, error, delay)
@@ -588,9 +602,9 @@ class _Run:
         try:
             for kind, refs in wanted.items():
                 res = self.kube.resource("apps/v1", kind)
-                items = self.kube.list(
-                    res, label_selector=f"{inv.LABEL_COMPONENT}={name}"
-                ).get("items", [])
+                items = self.kube.list(res, label_selector=f"{inv.LABEL_COMPONENT}={name}").get(
+                    "items", []
+                )
                 ready = {
                     (i["metadata"].get("namespace") or "", i["metadata"]["name"])
                     for i in items
@@ -609,8 +623,15 @@ class _Run:
         """Delete objects of `component` that the tree no longer has. Returns how many."""
         count = 0
         # Custom resources first (their controllers may still need the CRD), namespaces last.
-        ordered = sorted(refs, key=lambda r: (-_order_key({"kind": r.kind, "metadata": {}})[0],
-                                              r.kind, r.namespace, r.name))
+        ordered = sorted(
+            refs,
+            key=lambda r: (
+                -_order_key({"kind": r.kind, "metadata": {}})[0],
+                r.kind,
+                r.namespace,
+                r.name,
+            ),
+        )
         ordered.sort(key=lambda r: r.kind == "Namespace")
         for ref in ordered:
             if ref.kind in NEVER_PRUNE:
@@ -620,21 +641,24 @@ class _Run:
             except NoMatchError:
                 continue  # its CRD is gone, and the object with it
             live = self._retrying(
-                f"prune {ref}", lambda r=res, ref=ref: self.kube.get_or_none(
-                    r, ref.name, ref.namespace or None)
+                f"prune {ref}",
+                lambda r=res, ref=ref: self.kube.get_or_none(r, ref.name, ref.namespace or None),
             )
             if live is None:
                 continue
             labels = (live.get("metadata") or {}).get("labels") or {}
-            if labels.get(inv.LABEL_COMPONENT) != component or labels.get(
-                inv.LABEL_PLATFORM
-            ) != self.tree.platform:
+            if (
+                labels.get(inv.LABEL_COMPONENT) != component
+                or labels.get(inv.LABEL_PLATFORM) != self.tree.platform
+            ):
                 LOG.info("not pruning %s: not labelled as %s's any more", ref, component)
                 continue
             if ref.kind == "Namespace" and not self._namespace_prunable(ref.name, component):
                 continue
-            if self._retrying(f"prune {ref}", lambda r=res, ref=ref: self.kube.delete(
-                    r, ref.name, ref.namespace or None)):
+            if self._retrying(
+                f"prune {ref}",
+                lambda r=res, ref=ref: self.kube.delete(r, ref.name, ref.namespace or None),
+            ):
                 count += 1
                 self.event(component, f"pruned {ref}")
         return count
@@ -660,13 +684,14 @@ class _Run:
         for name, record in sorted(records.items()):
             if name in present:
                 continue
-            self.reporter.line(f"{name}: no longer rendered; pruning {len(record.objects)} "
-                               "objects")
+            self.reporter.line(
+                f"{name}: no longer rendered; pruning {len(record.objects)} objects"
+            )
             res = ComponentResult(name)
             start = time.monotonic()
             res.pruned = self._prune(name, record.objects)
             self._retrying(f"forget {name}", lambda n=name: inv.forget(self.kube, n))
-            res.state, res.seconds = "pruned", time.monotonic() - start
+            res.state, res.seconds = PRUNED, time.monotonic() - start
             self.result.components[name] = res
             self.result.pruned_components.append(name)
             self.event(name, "pruned")

@@ -113,4 +113,6 @@ def forget(kube: KubeClient, component: str) -> None:
 def _decode(item: dict[str, Any]) -> Record:
     data = item.get("data") or {}
     objects = [ObjectRef(*entry) for entry in json.loads(data.get("objects") or "[]")]
-    return Record(data.get("component", ""), data.get("digest", ""), data.get("state", ""), objects)
+    return Record(
+        data.get("component", ""), data.get("digest", ""), data.get("state", ""), objects
+    )

@@ -58,9 +58,10 @@ def workload_ready(obj: dict[str, Any]) -> bool:
             and status.get("availableReplicas", 0) >= replicas
             and (replicas == 0 or _condition(obj, "Available"))
         )
-    return status.get("readyReplicas", 0) >= replicas and status.get(
-        "updatedReplicas", replicas
-    ) >= replicas
+    return (
+        status.get("readyReplicas", 0) >= replicas
+        and status.get("updatedReplicas", replicas) >= replicas
+    )
 
 
 def condition_ready(obj: dict[str, Any]) -> bool:
@@ -100,7 +101,7 @@ def wait_for(
     *,
     deadline: float,
     stop: threading.Event | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff | None = None,
     what: str = "ready",
 ) -> None:
     """Block until every object in `names` (one kind, one namespace) satisfies `predicate`.
@@ -109,6 +110,7 @@ def wait_for(
         WaitTimeout: the deadline passed; the message lists what is still pending.
         Interrupted: `stop` was set.
     """
+    backoff = backoff or Backoff()
     rng = random.Random()
     pending = set(names)
     attempt = 0

@@ -1,8 +1,8 @@
 """A thin Kubernetes client for the install engine: kubeconfig loading and REST calls.
 
-    from installer import kube
-    client = kube.connect("kubeconfig")           # KubeClient
-    client.apply(obj, field_manager="kfstack")
+from installer import kube
+client = kube.connect("kubeconfig")           # KubeClient
+client.apply(obj, field_manager="kfstack")
 """
 
 from __future__ import annotations

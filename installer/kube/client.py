@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,8 @@ class Resource:
 
     def path(self, namespace: str | None = None, name: str | None = None) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and name and not namespace:
+            namespace = "default"  # as kubectl: a namespaced object without one
         if self.namespaced and namespace:
             base += f"/namespaces/{quote(namespace)}"
         base += f"/{self.plural}"
@@ -161,13 +164,13 @@ class KubeClient:
             if self._discovery is not None:
                 return self._discovery
         found: dict[tuple[str, str], Resource] = {}
-        gvs = [f"v{v[1:]}" for v in self.request("GET", "/api").get("versions", [])]
+        gvs = [f"v{v[1:]}" for v in self._get_patiently("/api").get("versions", [])]
         paths = [f"/api/{v}" for v in gvs]
-        for group in self.request("GET", "/apis").get("groups", []):
+        for group in self._get_patiently("/apis").get("groups", []):
             paths += [f"/apis/{v['groupVersion']}" for v in group.get("versions", [])]
         for path in paths:
             try:
-                listing = self.request("GET", path)
+                listing = self._get_patiently(path)
             except ApiError as exc:
                 if exc.code == 404:  # a CRD removed between the two calls
                     continue
@@ -183,6 +186,21 @@ class KubeClient:
         with self._lock:
             self._discovery = found
         return found
+
+    def _get_patiently(self, path: str, attempts: int = 6) -> dict[str, Any]:
+        # Discovery is ~50 GETs; with a few percent of requests failing, retrying the
+        # whole walk would rarely succeed, so each GET retries on its own, briefly.
+        for attempt in range(attempts):
+            try:
+                return self.request("GET", path)
+            except KubeError as exc:
+                if not exc.transient or attempt == attempts - 1:
+                    raise
+                wait = min(1.0, 0.01 * 2**attempt)
+                if isinstance(exc, ApiError) and exc.retry_after:
+                    wait = max(wait, min(exc.retry_after, 1.0))
+                time.sleep(wait)
+        raise AssertionError("unreachable")
 
     def resource(self, api_version: str, kind: str, *, refresh: bool = True) -> Resource:
         """The REST mapping of a kind, rediscovering once on a miss.

@@ -164,7 +164,11 @@ def _run_exec(plugin: ExecPlugin) -> tuple[str, float | None]:
     env = dict(os.environ)
     env.update(plugin.env)
     env["KUBERNETES_EXEC_INFO"] = json.dumps(
-        {"apiVersion": plugin.api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+        {
+            "apiVersion": plugin.api_version,
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
     )
     command = [plugin.command, *plugin.args]
     try:

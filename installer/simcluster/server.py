@@ -247,16 +247,20 @@ class _Handler(BaseHTTPRequestHandler):
             retry = str(self.cluster.faults.retry_after)
             self._send(
                 429,
-                ApiFailure(429, "TooManyRequests", "Too many requests, please try again later.")
-                .status(),
+                ApiFailure(
+                    429, "TooManyRequests", "Too many requests, please try again later."
+                ).status(),
                 {"Retry-After": retry},
             )
             return
         if fault == "error":
             self._send(
                 503,
-                ApiFailure(503, "ServiceUnavailable", "the server is currently unable to "
-                           "handle the request").status(),
+                ApiFailure(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
+                ).status(),
             )
             return
         try:
@@ -329,8 +333,10 @@ class _Handler(BaseHTTPRequestHandler):
             manager = query.get("fieldManager")
             if not manager:
                 raise ApiFailure(
-                    400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager "
-                    "is required for apply requests"
+                    400,
+                    "BadRequest",
+                    "PATCH, application/apply-patch+yaml: fieldManager "
+                    "is required for apply requests",
                 )
             config = _parse(body)
             obj, created = state.apply(

@@ -84,6 +84,14 @@ class Stored:
     # Controller-owned fields outside status (Endpoints subsets, Secret data written by
     # cert-manager); merged under the managers' configs.
     system: dict[str, Any] = field(default_factory=dict)
+    _view: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+
+    def view(self) -> dict[str, Any]:
+        """The rendered object, cached per resourceVersion; callers must not modify it."""
+        rv = self.meta.get("resourceVersion", "")
+        if self._view is None or self._view[0] != rv or not rv:
+            self._view = (rv, self.render())
+        return self._view[1]
 
     def render(self) -> dict[str, Any]:
         obj: dict[str, Any] = copy.deepcopy(self.system)
@@ -257,7 +265,7 @@ class ClusterState:
         match = parse_label_selector(selector)
         with self.lock:
             items = [
-                s.render()
+                s.view()
                 for (g, p, ns, _), s in sorted(self.objects.items())
                 if (g, p) == (rtype.group, rtype.plural)
                 and (namespace is None or ns == namespace)
@@ -340,6 +348,7 @@ class ClusterState:
                         409, "Conflict", f'{rtype.kind} "{name}" is being deleted, retry later'
                     )
                 stored = copy.deepcopy(stored)
+                stored._view = None
                 created = False
             self._check_conflicts(stored, manager, config, force)
             before = stored.render()
@@ -386,9 +395,7 @@ class ClusterState:
                     stored.meta["deletionTimestamp"] = _now()
                     stored.status = {"phase": "Terminating"}
                     self._bump(key, "MODIFIED")
-                    self.after(
-                        self.timing["namespace_termination"], lambda: self._finish_ns(name)
-                    )
+                    self.after(self.timing["namespace_termination"], lambda: self._finish_ns(name))
                 return stored.render()
             obj = stored.render()
             self._remove(key)
@@ -415,7 +422,7 @@ class ClusterState:
         stored = self.objects[key]
         self.rv += 1
         stored.meta["resourceVersion"] = str(self.rv)
-        self._record(kind, stored.rtype, key[2], stored.render())
+        self._record(kind, stored.rtype, key[2], stored.view())
         self.changed.notify_all()
 
     def _record(self, kind: str, rtype: ResourceType, namespace: str, obj: dict) -> None:
@@ -481,9 +488,7 @@ class ClusterState:
                 )
 
     def _check_conflicts(self, stored: Stored, manager: str, config: dict, force: bool) -> None:
-        mine = {
-            p: v for p, v in _leaves(config).items() if p[:1] != ("metadata",) or len(p) > 2
-        }
+        mine = {p: v for p, v in _leaves(config).items() if p[:1] != ("metadata",) or len(p) > 2}
         conflicts = []
         for other, theirs in stored.managers.items():
             if other == manager:
@@ -523,7 +528,7 @@ class ClusterState:
             for (g, p, _, _), stored in list(self.objects.items()):
                 if (g, p) != (group, plural):
                     continue
-                for hook in stored.render().get("webhooks") or []:
+                for hook in stored.view().get("webhooks") or []:
                     if hook.get("failurePolicy", "Fail") == "Ignore":
                         continue
                     if not _rule_matches(hook.get("rules") or [], rtype, op):
@@ -543,12 +548,15 @@ class ClusterState:
         ns, name = service.get("namespace", "default"), service["name"]
         path, port = service.get("path", "/"), service.get("port", 443)
         url = f"https://{name}.{ns}.svc:{port}{path}?timeout=10s"
-        prefix = f'Internal error occurred: failed calling webhook "{hook}": failed to call webhook: Post "{url}"'
+        prefix = (
+            f'Internal error occurred: failed calling webhook "{hook}": '
+            f'failed to call webhook: Post "{url}"'
+        )
         if ("", "services", ns, name) not in self.objects:
             raise ApiFailure(500, "InternalError", f'{prefix}: service "{name}" not found')
         endpoints = self.objects.get(("", "endpoints", ns, name))
         ready = endpoints and any(
-            s.get("addresses") for s in endpoints.render().get("subsets") or []
+            s.get("addresses") for s in endpoints.view().get("subsets") or []
         )
         if not ready:
             raise ApiFailure(
@@ -651,7 +659,7 @@ class ClusterState:
 
     def _pod_can_start(self, stored: Stored) -> bool:
         ns = stored.meta.get("namespace", "")
-        pod = stored.render().get("spec", {}).get("template", {}).get("spec", {})
+        pod = stored.view().get("spec", {}).get("template", {}).get("spec", {})
         provided = self.timing.get("provided", {})
         sa = pod.get("serviceAccountName") or pod.get("serviceAccount")
         if sa and sa not in provided.get("serviceaccounts", []):
@@ -677,7 +685,7 @@ class ClusterState:
         stored = self.objects.get(key)
         if stored is None or stored.meta.get("generation") != generation:
             return
-        spec = stored.render().get("spec", {})
+        spec = stored.view().get("spec", {})
         kind = stored.rtype.kind
         if kind == "DaemonSet":
             n = self._schedulable_nodes(spec)
@@ -739,13 +747,13 @@ class ClusterState:
         for (g, p, ns, name), svc in list(self.objects.items()):
             if (g, p, ns) != ("", "services", namespace):
                 continue
-            selector = svc.render().get("spec", {}).get("selector") or {}
+            selector = svc.view().get("spec", {}).get("selector") or {}
             if not selector:
                 continue
             ready = False
             for w in workloads:
                 labels = (
-                    w.render().get("spec", {}).get("template", {}).get("metadata", {}) or {}
+                    w.view().get("spec", {}).get("template", {}).get("metadata", {}) or {}
                 ).get("labels") or {}
                 if all(labels.get(k) == v for k, v in selector.items()) and w.status.get(
                     "readyReplicas"
@@ -753,7 +761,7 @@ class ClusterState:
                     ready = True
             ports = [
                 {"name": p.get("name", ""), "port": p.get("targetPort", p.get("port"))}
-                for p in svc.render().get("spec", {}).get("ports") or []
+                for p in svc.view().get("spec", {}).get("ports") or []
             ]
             subsets = [{"addresses": [{"ip": "10.244.0.10"}], "ports": ports}] if ready else []
             ekey = ("", "endpoints", namespace, name)
@@ -766,7 +774,7 @@ class ClusterState:
             )
 
     def _issuer_exists(self, stored: Stored) -> bool:
-        ref = stored.render().get("spec", {}).get("issuerRef", {})
+        ref = stored.view().get("spec", {}).get("issuerRef", {})
         kind = ref.get("kind", "Issuer")
         ns = "" if kind == "ClusterIssuer" else stored.meta.get("namespace", "")
         plural = "clusterissuers" if kind == "ClusterIssuer" else "issuers"
@@ -868,14 +876,18 @@ class ClusterState:
                 )
                 stored = Stored(rtype, item["meta"], item["managers"], item["status"])
                 stored.system = item["system"]
-                self.objects[self._key(rtype, item["meta"].get("namespace", ""),
-                                       item["meta"]["name"])] = stored
+                self.objects[
+                    self._key(rtype, item["meta"].get("namespace", ""), item["meta"]["name"])
+                ] = stored
             for key, stored in list(self.objects.items()):
                 kind = stored.rtype.kind
                 if kind == "CustomResourceDefinition" and stored.status:
                     self._establish(key)
-                elif kind in WORKLOAD_KINDS and not stored.status.get("availableReplicas") and \
-                        not stored.status.get("numberReady"):
+                elif (
+                    kind in WORKLOAD_KINDS
+                    and not stored.status.get("availableReplicas")
+                    and not stored.status.get("numberReady")
+                ):
                     self._pending_workloads.add(key)
             self._pending_workloads.update(tuple(k) for k in data.get("pending", []))
 
