@@ -1,7 +1,8 @@
 """Apply a rendered platform tree to a cluster: ordered, parallel, resumable, pruning.
 
-`apply_platform` schedules components by their dependencies (at most `concurrency` at
-once); a component starts when every dependency converged. Inside a component:
+`apply_platform` schedules components by their dependencies: a component starts when
+every dependency converged, and at most `concurrency` components send objects at once
+(waiting on a rollout takes no slot). Inside a component:
 
     1. record the inventory (state applying: old and new objects)
     2. apply Namespaces and CRDs, then the built-in kinds (legacy kubectl order,
@@ -305,6 +306,9 @@ class _Run:
             tree.platform, {c.name: ComponentResult(c.name) for c in tree.components}
         )
         self.lock = threading.Lock()
+        # Bounds the components sending objects at once; a component waiting on a watch
+        # holds no slot, so a slow rollout never idles the others.
+        self.slots = threading.BoundedSemaphore(opts.concurrency)
         # Where each webhook sends its calls, from every component of the tree, so a
         # rejection can be waited out on the right Service.
         self.webhooks: dict[str, tuple[str, str]] = {}
@@ -339,7 +343,7 @@ class _Run:
         blocked: set[str] = set()
         running: dict[Future, str] = {}
         total = len(comps)
-        with ThreadPoolExecutor(max_workers=self.opts.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, total)) as pool:
             while len(done) + len(blocked) < total:
                 for name, comp in comps.items():
                     if name in done or name in blocked or name in running.values():
@@ -353,9 +357,7 @@ class _Run:
                         self.event(name, f"skipped: {res.error}")
                         self.reporter.fail(f"{name}: skipped ({res.error})")
                         continue
-                    if len(running) < self.opts.concurrency and all(
-                        d in done for d in comp.depends_on
-                    ):
+                    if all(d in done for d in comp.depends_on):
                         running[pool.submit(self._component, name, records.get(name))] = name
                 if not running:
                     break
@@ -424,8 +426,9 @@ class _Run:
         firsts = [o for o in objects if o["kind"] in ("Namespace", "CustomResourceDefinition")]
         builtins = [o for o in objects if not is_custom(o) and o not in firsts]
         customs = [o for o in objects if is_custom(o)]
-        for obj in firsts + builtins:
-            self._apply(name, obj, deadline, res)
+        with self.slots:
+            for obj in firsts + builtins:
+                self._apply(name, obj, deadline, res)
         crds = [o["metadata"]["name"] for o in firsts if o["kind"] == "CustomResourceDefinition"]
         if crds:
             self._wait(
@@ -438,8 +441,8 @@ class _Run:
                 "Established",
             )
             self.event(name, f"{len(crds)} CRDs established")
-            self.kube.invalidate()
-        self._apply_customs(name, customs, deadline, res)
+        with self.slots:
+            self._apply_customs(name, customs, deadline, res)
         self._wait_ready(name, objects, deadline)
 
         removed = sorted(set(old_refs) - set(new_refs))
@@ -510,7 +513,6 @@ class _Run:
                 return None
             except NoMatchError as exc:
                 error: KubeError = exc
-                self.kube.invalidate()
             except ApiError as exc:
                 if not exc.transient:
                     raise ComponentFailed(

@@ -203,15 +203,31 @@ class KubeClient:
         raise AssertionError("unreachable")
 
     def resource(self, api_version: str, kind: str, *, refresh: bool = True) -> Resource:
-        """The REST mapping of a kind, rediscovering once on a miss.
+        """The REST mapping of a kind; on a miss, rediscovers just that group/version.
 
         Raises:
             NoMatchError: the kind is not served (its CRD is missing or not Established).
         """
         found = self._discover().get((api_version, kind))
         if found is None and refresh:
-            self.invalidate()
-            found = self._discover().get((api_version, kind))
+            # One GET for the group/version instead of the whole walk: after each CRD
+            # the engine looks up a new kind, and a full rediscovery is ~50 requests.
+            path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            try:
+                listing = self._get_patiently(path)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                listing = {"resources": []}
+            group, _, version = api_version.rpartition("/")
+            with self._lock:
+                table = self._discovery if self._discovery is not None else {}
+                for res in listing.get("resources", []):
+                    if "/" not in res["name"]:
+                        table[(api_version, res["kind"])] = Resource(
+                            group, version, res["name"], res["kind"], res["namespaced"]
+                        )
+                found = table.get((api_version, kind))
         if found is None:
             raise NoMatchError(api_version, kind)
         return found

@@ -20,7 +20,6 @@ another manager to a different value is a conflict unless `force`.
 from __future__ import annotations
 
 import bisect
-import copy
 import fnmatch
 import heapq
 import itertools
@@ -94,28 +93,43 @@ class Stored:
         return self._view[1]
 
     def render(self) -> dict[str, Any]:
-        obj: dict[str, Any] = copy.deepcopy(self.system)
+        # Rendered objects share subtrees with the stored configs (copying ~1 MB CRD
+        # schemas on every request made the simulator slower than a real API server);
+        # `_merge` never writes into a shared dict, and callers treat results as frozen.
+        obj: dict[str, Any] = _clone(self.system)
         for config in self.managers.values():
-            _merge(obj, copy.deepcopy(config))
+            _merge(obj, config)
         obj["apiVersion"] = self.rtype.group_version
         obj["kind"] = self.rtype.kind
-        meta = obj.setdefault("metadata", {})
-        meta.update(copy.deepcopy(self.meta))
+        meta = obj["metadata"] = dict(obj.get("metadata") or {})
+        meta.update(_clone(self.meta))
         meta["managedFields"] = [
             {"manager": name, "operation": "Apply", "apiVersion": self.rtype.group_version}
             for name in self.managers
         ]
         if self.status:
-            obj["status"] = copy.deepcopy(self.status)
+            obj["status"] = self.status
         return obj
 
 
 def _merge(base: dict, overlay: dict) -> None:
+    """Merge `overlay` into `base`, copying every dict it writes into (never sharing a
+    write) and sharing the overlay's values otherwise."""
     for key, value in overlay.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merged = dict(base[key])
+            _merge(merged, value)
+            base[key] = merged
         else:
             base[key] = value
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
 
 
 def _leaves(value: Any, prefix: tuple = ()) -> dict[tuple, Any]:
@@ -332,9 +346,9 @@ class ClusterState:
                     ),
                 )
             self._admit(rtype, namespace, config, "UPDATE" if stored else "CREATE")
-            config = copy.deepcopy(config)
+            config = dict(config)  # parsed from the request: ours to change
             config.pop("status", None)
-            meta = config.get("metadata", {})
+            meta = config["metadata"] = dict(config.get("metadata") or {})
             for drop in ("resourceVersion", "uid", "managedFields", "creationTimestamp"):
                 meta.pop(drop, None)
             if stored is None:
@@ -347,8 +361,13 @@ class ClusterState:
                     raise ApiFailure(
                         409, "Conflict", f'{rtype.kind} "{name}" is being deleted, retry later'
                     )
-                stored = copy.deepcopy(stored)
-                stored._view = None
+                stored = Stored(
+                    rtype,
+                    _clone(stored.meta),
+                    dict(stored.managers),
+                    stored.status,
+                    stored.system,
+                )
                 created = False
             self._check_conflicts(stored, manager, config, force)
             before = stored.render()
@@ -500,6 +519,7 @@ class ClusterState:
             return
         if force:
             for other, path in conflicts:
+                stored.managers[other] = _clone(stored.managers[other])
                 _without(stored.managers[other], path)
             return
         lines = [f'conflict with "{o}": .{".".join(map(str, p))}' for o, p in conflicts]
@@ -670,6 +690,14 @@ class ClusterState:
                 continue
             if ("", plural, ns, name) not in self.objects:
                 return False
+        # The ReplicaSet controller's pod creation passes admission too: with Istio's
+        # sidecar injector (failurePolicy Fail) down, pods in injected namespaces are
+        # not created at all.
+        template = stored.view().get("spec", {}).get("template", {})
+        try:
+            self._admit(self._builtin[("", "pods")], ns, template, "CREATE")
+        except ApiFailure:
+            return False
         return True
 
     def _workload_delay(self, stored: Stored) -> float:
