@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import fnmatch
+import subprocess
 import sys
 import tempfile
 import time
