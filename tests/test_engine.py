@@ -227,3 +227,41 @@ def test_plan_lists_creations_then_nothing_after_apply(trees, cluster):
     after = engine.plan_platform(tree, client)
 
     assert all(p.empty for p in after), [p.to_dict() for p in after if not p.empty]
+
+
+def _spec_for(tmp_path: Path, kubeconfig: Path) -> Path:
+    spec = yaml.safe_load((Path(__file__).parent.parent / "examples/existing.yaml").read_text())
+    spec["existing"].update(kubeconfig=str(kubeconfig), context="simcluster")
+    path = tmp_path / "kfstack.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_apply_only_platform_converges_then_exits_1_naming_a_broken_object(
+    trees, cluster, tmp_path
+):
+    from click.testing import CliRunner
+
+    from installer.cli import cli
+
+    sim, _ = cluster()
+    spec = _spec_for(tmp_path, sim.kubeconfig(tmp_path / "kubeconfig"))
+    workdir = tmp_path / "wd"
+    workdir.mkdir()
+    shutil.copytree(trees("26.03", ["namespaces", "cert-manager"]).root, workdir / "platform")
+    args = ["apply", "--only", "platform", "-c", str(spec), "--workdir", str(workdir), "--yes"]
+
+    ok = CliRunner().invoke(cli, args)
+    assert ok.exit_code == 0, ok.output
+    assert "cert-manager" in ok.output and "converged" in ok.output
+
+    manifests = next((workdir / "platform").glob("*-cert-manager/manifests.yaml"))
+    docs = [d for d in yaml.safe_load_all(manifests.read_text()) if d]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "cert-manager-webhook":
+            doc["spec"]["template"]["spec"]["containers"] = []
+    manifests.write_text(yaml.safe_dump_all(docs))
+    broken = CliRunner().invoke(cli, args)
+
+    assert broken.exit_code == 1, broken.output
+    assert "Deployment cert-manager/cert-manager-webhook" in broken.output

@@ -96,16 +96,18 @@ class SimCluster:
 
         self._server = _Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        thread = threading.Thread(target=self._server.serve_forever, name="simcluster-http")
+        thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="simcluster-http"
+        )
         thread.daemon = True
         thread.start()
         self._threads.append(thread)
 
     def _close_listener(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         with self._conns_lock:
             for conn in list(self._conns):
                 try:
