@@ -109,6 +109,15 @@ def test_the_full_2603_platform_converges_in_dependency_order(trees, cluster):
     assert any("certificate" in text and "ready" in text for _, text in sim.state.log)
 
 
+@pytest.mark.parametrize("release", ["v1.10.2", "v1.11.0"])
+def test_the_older_releases_converge_too(trees, cluster, release):
+    sim, client = cluster()
+
+    result = _apply(trees(release), client)
+
+    assert result.ok, result.table()
+
+
 def test_an_install_with_10_percent_transient_failures_still_converges(trees, cluster, caplog):
     tree = trees("26.03")
     faults = Faults(error_rate=0.04, throttle_rate=0.03, drop_rate=0.03, retry_after=0, seed=7)
