@@ -41,6 +41,7 @@ COMMANDS = (
     "apply",
     "destroy",
     "output",
+    "kubeconfig",
     "verify",
     "eks_token",
 )

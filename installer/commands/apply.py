@@ -56,9 +56,9 @@ def command(
     loaded, wd = common.load(run, config, workdir)
     outputs = None
     infra_json: dict | None = None
-    if only != "platform" and loaded.spec.target != "existing":
+    if only != "platform":
         require_confirmation_possible(yes, "apply")
-        confirm = confirmer(run, yes, "Apply these changes?")
+        confirm = None if yes else confirmer(run, yes, "Apply these changes?")
         result = infra.apply_infra(loaded.spec, wd, run.reporter, confirm)
         if not result.applied and result.plan.has_changes:
             if output == "json":
