@@ -36,6 +36,7 @@ from installer.secrets import SecretStore
 from installer.spec.model import GPU_TAINT, BaremetalHost, BaremetalTarget
 from installer.workdir import write_private
 from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_backend
+from stacks.pools import LABEL_GPU_MODEL
 
 LOG = logging.getLogger("kfstack.stacks.baremetal")
 
@@ -193,7 +194,7 @@ class BaremetalStack(Stack):
                 gpu_model=model,
                 gpu_count=min(host.gpu_count for host in hosts),
                 hosts=sorted(host.name for host in hosts),
-                labels={"kfstack.dev/gpu-model": model, "nvidia.com/gpu.present": "true"},
+                labels={LABEL_GPU_MODEL: model, "nvidia.com/gpu.present": "true"},
                 taints=[GPU_TAINT.model_dump()],
                 driver="host",
             )

@@ -87,6 +87,7 @@ def emulator(tmp_path_factory):
 
     emu = AwsEmulator()
     emu.start()
+    emu.reset()  # moto's state is process-wide; start from an empty account
     env = {
         **aws_harness.clean_aws_env(),
         **emu.env(REGION),

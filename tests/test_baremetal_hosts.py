@@ -233,7 +233,7 @@ def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
     command = fields(install)["exec"].split()
     pairs = list(zip(command, command[1:], strict=False))
     assert ("--node-label", "nvidia.com/gpu.present=true") in pairs
-    assert ("--node-label", f"kfstack.dev/gpu-model={GPU_MODEL}") in pairs
+    assert ("--node-label", f"kfstack.io/gpu-model={GPU_MODEL}") in pairs
     assert ("--node-taint", "nvidia.com/gpu=present:NoSchedule") in pairs
     assert ("--default-runtime", "nvidia") in pairs
     assert events(cluster.first_records["gpu1"], "nvidia-container-runtime")

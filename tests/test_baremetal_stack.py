@@ -27,7 +27,7 @@ from installer.secrets import SecretStore
 from installer.spec import parse_spec
 from stacks import for_spec
 from stacks.baremetal import BaremetalStack, _rename, _retarget
-from stacks.base import NODE_POOL_LABEL
+from stacks.pools import LABEL_POOL as NODE_POOL_LABEL
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "modules" / "baremetal-k3s"
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
@@ -158,7 +158,7 @@ def test_gpu_pools_group_hosts_by_model_with_the_smallest_gpu_count():
     a100 = pools["gpu-a100-80gb"]
     assert (a100.gpu_model, a100.gpu_count, a100.driver) == ("A100-80GB", 2, "host")
     assert a100.model_extra["hosts"] == ["g1", "g2"]
-    assert a100.labels == {"kfstack.dev/gpu-model": "A100-80GB", "nvidia.com/gpu.present": "true"}
+    assert a100.labels == {"kfstack.io/gpu-model": "A100-80GB", "nvidia.com/gpu.present": "true"}
     assert a100.taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
     assert stack.pending_outputs().load_balancer is False
 
@@ -178,7 +178,7 @@ def test_the_plan_gives_each_host_its_role_labels_taint_and_server(tmp_path):
         assert f"'--label' '{NODE_POOL_LABEL}={name}'" in command
     gpu = commands["gpu1"]
     assert "'--label' 'nvidia.com/gpu.present=true'" in gpu
-    assert "'--label' 'kfstack.dev/gpu-model=A100-80GB'" in gpu
+    assert "'--label' 'kfstack.io/gpu-model=A100-80GB'" in gpu
     assert "'--taint' 'nvidia.com/gpu=present:NoSchedule' '--gpu'" in gpu
     # Online mode: every host downloads the install script of the pinned version.
     for command in commands.values():

@@ -12,13 +12,13 @@ locals {
 
   # Every node carries its pool's name on every target (stacks.base.NODE_POOL_LABEL); on
   # bare metal each host is its own pool.
-  pool_label = { for name in keys(var.hosts) : name => { "kfstack.dev/node-pool" = name } }
+  pool_label = { for name in keys(var.hosts) : name => { "kfstack.io/pool" = name } }
 
   gpu_taint = { key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }
   gpu_labels = {
     for name, host in var.hosts : name => host.gpu_model == null ? {} : {
       "nvidia.com/gpu.present" = "true"
-      "kfstack.dev/gpu-model"  = host.gpu_model
+      "kfstack.io/gpu-model"   = host.gpu_model
     }
   }
 
