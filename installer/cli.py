@@ -13,7 +13,7 @@ import sys
 import click
 
 from installer import __version__
-from installer.commands import schema, validate
+from installer.commands import images, render, schema, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,7 +30,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for _module in (validate, schema):
+for _module in (validate, schema, render, images):
     cli.add_command(_module.command)
 
 

@@ -40,6 +40,7 @@ class PostResult:
     objects: list[dict[str, Any]]
     secrets: list[dict[str, Any]]
     images: list[str] = field(default_factory=list)  # as upstream names them, sorted
+    pull_namespaces: list[str] = field(default_factory=list)  # pods given the pull secret
 
 
 def secret_id(namespace: str, name: str, key: str) -> str:
@@ -99,6 +100,7 @@ def process(
 ) -> PostResult:
     kept, secrets = [], []
     images: set[str] = set()
+    pull_namespaces: set[str] = set()
     for obj in objects:
         if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
             meta = obj.get("metadata") or {}
@@ -112,8 +114,19 @@ def process(
             spec = pod_spec(obj)
             if spec is not None:
                 spec["imagePullSecrets"] = [{"name": PULL_SECRET}]
+                pull_namespaces.add((obj.get("metadata") or {}).get("namespace") or "default")
         kept.append(obj)
-    return PostResult(kept, secrets, sorted(images))
+    return PostResult(kept, secrets, sorted(images), sorted(pull_namespaces))
+
+
+def pull_secret_entry(namespace: str, source: dict[str, str]) -> dict[str, Any]:
+    """The mirror's pull secret in `namespace` (its value is referenced, never stored)."""
+    return {
+        "name": PULL_SECRET,
+        "namespace": namespace,
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": dict(source)},
+    }
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -121,17 +134,21 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "Pod":
         return obj.get("spec")
     if kind == "CronJob":
-        return (((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get(
-            "template", {}
-        ).get("spec")
+        return (
+            (((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {})
+            .get("template", {})
+            .get("spec")
+        )
     if kind in _POD_KINDS:
         return ((obj.get("spec") or {}).get("template") or {}).get("spec")
     return None
 
 
 def _looks_like_image(value: str) -> bool:
-    return bool(value) and (":" in value or "@" in value or "/" in value) and bool(
-        _IMAGE.match(value)
+    return (
+        bool(value)
+        and (":" in value or "@" in value or "/" in value)
+        and bool(_IMAGE.match(value))
     )
 
 

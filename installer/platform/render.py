@@ -18,14 +18,14 @@ re-renders only the components it touches. The same inputs give a byte-identical
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
-import dataclasses
-import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +54,7 @@ PENDING_DOC = "PENDING.md"
 UPSTREAM_LINK = "_upstream"
 SHARED_COMPONENTS = "_components"
 # Bump when the post-render or validation logic changes what a cached entry means.
-CACHE_FORMAT = "kfstack-render-3"
+CACHE_FORMAT = "kfstack-render-4"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PENDING_SOURCES = {
@@ -80,6 +80,7 @@ class Rendered:
     facts: dict[str, Any]
     problems: list[_validate.Problem]
     custom: list[dict[str, Any]]
+    pull_namespaces: list[str] = field(default_factory=list)
     reason: str = ""
 
 
@@ -202,11 +203,20 @@ def render(
                 (folder / name).write_text(text)
             cached = _cache_get(srcs.cache, digest)
             if cached is None:
-                job = _Job(plan.name, str(folder), kz, ov.secret_sources, ov.extra_secrets,
-                           post_settings, k8s_schema)
+                job = _Job(
+                    plan.name,
+                    str(folder),
+                    kz,
+                    ov.secret_sources,
+                    ov.extra_secrets,
+                    post_settings,
+                    k8s_schema,
+                )
                 to_build.append((plan.cost, job, (plan, files, digest, requires)))
             else:
-                results[plan.name] = _rendered(plan, folders, files, digest, requires, cached, True)
+                results[plan.name] = _rendered(
+                    plan, folders, files, digest, requires, cached, True
+                )
                 reporter.ok(f"{folders[plan.name]}: {cached['count']} objects (cached)")
         done = len(results)
         reporter.progress("components", done, len(works), "from cache")
@@ -227,6 +237,8 @@ def render(
                     reporter.progress("components", done, len(works), item.name)
 
         rendered = [results[p.name] for p in planned]
+        if registry is not None and registry.pull_secret is not None:
+            _add_pull_secrets(rendered, _features.ref_source(registry.pull_secret))
         _check(rendered, srcs.cache, k8s_schema, ctx.profile)
         pending = _pending(rendered)
         lock = _lock(spec, bundle, kz, k8s_schema, rendered, post_settings, pending)
@@ -265,7 +277,7 @@ def _build(job: _Job) -> dict[str, Any]:
     Custom resources are kept (as JSON) for the check against CRDs from the whole
     render, which only the parent can do.
     """
-    raw = job.kustomize.build(Path(job.folder), job.name)
+    raw = job.kustomize.build(Path(job.folder), job.name, f"platform/{Path(job.folder).name}")
     objects = [d for d in yaml.load_all(raw, Loader=_Loader) if d]
     post = _post.process(
         objects,
@@ -284,6 +296,7 @@ def _build(job: _Job) -> dict[str, Any]:
         "manifests": _tree.dump_objects(post.objects),
         "secrets": post.secrets + list(job.extra_secrets),
         "images": post.images,
+        "pull_namespaces": post.pull_namespaces,
         "count": len(post.objects),
         "pending": _tree.pending_fields(post.objects),
         "facts": _facts(post.objects),
@@ -321,6 +334,7 @@ def _rendered(
         facts=data["facts"],
         problems=[_validate.Problem(*p) for p in data["problems"]],
         custom=data["custom"],
+        pull_namespaces=data["pull_namespaces"],
         reason=plan.reason,
     )
 
@@ -366,13 +380,28 @@ def _facts(objects: list[dict[str, Any]]) -> dict[str, Any]:
     crds = _validate.crd_schemas(objects)
     return {
         "objects": [
-            [o.get("apiVersion"), o.get("kind"), (o.get("metadata") or {}).get("namespace"),
-             (o.get("metadata") or {}).get("name")]
+            [
+                o.get("apiVersion"),
+                o.get("kind"),
+                (o.get("metadata") or {}).get("namespace"),
+                (o.get("metadata") or {}).get("name"),
+            ]
             for o in objects
         ],
         "created_namespaces": sorted(_validate.created_namespaces(objects)),
         "crds": [[list(k), v] for k, v in sorted(crds.items())],
     }
+
+
+def _add_pull_secrets(rendered: list[Rendered], source: dict[str, str]) -> None:
+    """One pull secret per namespace, in the first component (install order) running pods
+    there, so it exists before any pod that needs it."""
+    covered: set[str] = set()
+    for item in rendered:
+        for ns in item.pull_namespaces:
+            if ns not in covered:
+                covered.add(ns)
+                item.secrets = [*item.secrets, _post.pull_secret_entry(ns, source)]
 
 
 def _cache_path(cache: Path, digest: str) -> Path:
@@ -411,8 +440,11 @@ def _check(
         if not item.custom:
             continue
         gvks = {
-            (str(o["apiVersion"]).rpartition("/")[0], str(o["apiVersion"]).rpartition("/")[2],
-             o["kind"])
+            (
+                str(o["apiVersion"]).rpartition("/")[0],
+                str(o["apiVersion"]).rpartition("/")[2],
+                o["kind"],
+            )
             for o in item.custom
         }
         used = sorted([list(g), crds.get(g)] for g in gvks)
@@ -423,7 +455,10 @@ def _check(
         if marker.exists():
             continue
         found = _validate.check_objects(
-            item.name, item.custom, k8s_schema=k8s_schema, crds=crds,
+            item.name,
+            item.custom,
+            k8s_schema=k8s_schema,
+            crds=crds,
             platform_groups=platform_groups,
         )
         if found:
@@ -481,8 +516,7 @@ def _lock(
         "kubernetes_schemas": k8s_schema,
         "post_render": post,
         "components": {
-            c.name: {"path": c.folder, "digest": c.digest, "objects": c.count}
-            for c in rendered
+            c.name: {"path": c.folder, "digest": c.digest, "objects": c.count} for c in rendered
         },
         "pending": {
             name: {"components": comps, "source": PENDING_SOURCES.get(name, "Terraform output")}

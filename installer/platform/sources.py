@@ -275,7 +275,8 @@ class Sources:
 
     def _cached(self, entry: SourceEntry) -> ResolvedSource:
         target = self.cache / "sources" / entry.key
-        marker = target / ".kfstack-digest"
+        # The marker sits beside the tree so the tree holds exactly the filtered files.
+        marker = target.parent / f"{entry.key}.digest"
         if marker.exists() and marker.read_text().strip() == entry.digest:
             return ResolvedSource(entry, target, entry.digest, "cache")
         if self.offline:
@@ -285,6 +286,7 @@ class Sources:
                 hint="copy a populated cache here, or set kubeflow.manifests to a local copy",
             )
         self._download(entry, target)
+        marker.write_text(entry.digest + "\n")
         return ResolvedSource(entry, target, entry.digest, "download")
 
     def _download(self, entry: SourceEntry, target: Path) -> None:
@@ -311,7 +313,6 @@ class Sources:
                     f"(expected {entry.digest}, got {got})",
                     hint="the tag may have been moved upstream; do not use this download",
                 )
-            (staging / ".kfstack-digest").write_text(entry.digest + "\n")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)
