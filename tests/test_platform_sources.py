@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import find_shared
-from platform_support import VERSIONS, platform_cache, sources_for_version  # noqa: F401
+from platform_support import VERSIONS
 
 from installer.errors import KfstackError, UserError
 from installer.platform import sources as _sources
