@@ -33,6 +33,7 @@ GATEWAY_TLS_SECRET = "kubeflow-gateway-tls"
 SELF_SIGNED_ISSUER = "kfstack-self-signed"
 ACME_ISSUER = "kfstack-acme"
 POOL_LABEL = "kfstack.dev/node-pool"
+_UPSTREAM = "_upstream"  # the tree's link to the vendored sources (render.UPSTREAM_LINK)
 
 
 @dataclass
@@ -306,6 +307,33 @@ def spawner_gpus(ctx: Context, ov: Overlay) -> None:
 
 
 # ---------------------------------------------------------------------------- gateway
+
+
+def gke_cni(ctx: Context, ov: Overlay) -> None:
+    """GKE's read-only /opt/cni/bin needs upstream's `gke` Istio overlay
+    (kubeflow/manifests#3061). v1.10.2's overlay points at a folder that does not exist
+    (`../../oauth2-proxy`), so there kfstack builds the oauth2-proxy overlay and applies
+    the same CNI patch itself; the release's own overlay is used wherever it builds."""
+    if ctx.profile.istio_overlay != "gke":
+        return
+    overlay = ctx.upstream / "common/istio/istio-install/overlays/gke"
+    refs = (yaml.safe_load((overlay / "kustomization.yaml").read_text()) or {}).get(
+        "resources", []
+    )
+    if all((overlay / ref).exists() for ref in refs):
+        return
+    broken = f"../{_UPSTREAM}/kubeflow/common/istio/istio-install/overlays/gke"
+    ov.resources = [
+        r.replace(broken, broken.replace("/gke", "/oauth2-proxy")) for r in ov.resources
+    ]
+    patch = yaml.safe_load((overlay / "gke-cni-patch.yaml").read_text())
+    ov.add_patch(
+        "gke-cni.yaml",
+        patch,
+        "GKE mounts /opt/cni/bin read-only; istio-cni writes to /home/kubernetes/bin.\n"
+        "Upstream's gke overlay in this release refers to a missing folder, so its patch is\n"
+        "applied here (remove once the release's overlay builds).",
+    )
 
 
 def gateway_service(ctx: Context, ov: Overlay) -> None:
@@ -701,7 +729,7 @@ Customizer = Callable[[Context, Overlay], None]
 CUSTOMIZERS: dict[str, list[Customizer]] = {
     "storage": [storage],
     "nvidia-device-plugin": [device_plugin],
-    "istio": [gateway_service],
+    "istio": [gke_cni, gateway_service],
     "oauth2-proxy": [oauth2_proxy],
     "dex": [dex],
     "kubeflow-istio-resources": [gateway_hosts],

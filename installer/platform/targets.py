@@ -42,7 +42,6 @@ class TargetProfile:
     # The NVIDIA driver on GPU nodes comes with the node image, but the device plugin
     # does not (EKS's NVIDIA AMI), so kfstack installs the plugin anyway.
     plugin_with_platform_driver: bool = False
-    gateway_service: str = "LoadBalancer"
     webhook_annotations: dict[str, str] = field(default_factory=dict)
     # Add-on components this target needs from kfstack, by feature name.
     addon_features: tuple[str, ...] = ()
@@ -109,11 +108,10 @@ PROFILES: dict[str, TargetProfile] = {
         name="baremetal",
         rwo=ClassSpec("rancher.io/local-path", {}),
         snapshot_driver="nfs.csi.k8s.io",
-        gateway_service="NodePort",
         addon_features=("local-path",),
     ),
     # An existing cluster brings its own classes (existing.rwo_class / rwx_class).
-    "existing": TargetProfile(name="existing", gateway_service="LoadBalancer"),
+    "existing": TargetProfile(name="existing"),
 }
 
 
