@@ -41,6 +41,8 @@ COMMANDS = (
     "apply",
     "destroy",
     "output",
+    "render",
+    "images",
     "verify",
     "eks_token",
 )
