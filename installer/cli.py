@@ -43,6 +43,7 @@ COMMANDS = (
     "output",
     "render",
     "images",
+    "up",
     "verify",
     "eks_token",
 )

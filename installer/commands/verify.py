@@ -16,7 +16,7 @@ import click
 from installer import verify
 from installer.commands import common
 from installer.console import Run
-from installer.errors import KfstackError, UserError
+from installer.errors import UserError
 from installer.spec.model import Spec
 from installer.verify.kube import KubeApi
 from installer.workdir import Workdir
@@ -44,14 +44,9 @@ def connect(kubeconfig: Path, context: str | None) -> KubeApi:
     Raises:
         KfstackError: this build has no Kubernetes client, or it cannot connect.
     """
-    try:
-        from installer import kube  # the REST client from the install-engine work (issue 6)
-    except ImportError:
-        raise KfstackError(
-            "this build of kfstack has no Kubernetes client yet (installer/kube)",
-            hint="verify runs once the install engine's client is merged",
-        ) from None
-    return kube.connect(kubeconfig, context=context)
+    from installer.verify import rest
+
+    return rest.connect(kubeconfig, context)
 
 
 @click.command("verify")
