@@ -322,11 +322,11 @@ def _phase(
 def _render(spec: Spec, outputs: InfraOutputs, workdir: Workdir, reporter: Reporter) -> Any:
     from installer.platform import render as _render_mod
 
-    return _render_mod.render(spec, outputs, workdir.root / "render", reporter)
+    return _render_mod.render(spec, outputs, workdir.root, reporter)
 
 
 def _tree_root(workdir: Workdir) -> Path:
-    return workdir.root / "render" / "platform"
+    return workdir.platform
 
 
 def _apply_platform(
