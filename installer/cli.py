@@ -44,6 +44,7 @@ COMMANDS = (
     "render",
     "images",
     "up",
+    "kubeconfig",
     "verify",
     "eks_token",
 )

@@ -10,6 +10,7 @@ check failed, 2 for a usage problem.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,8 +19,11 @@ from installer.commands import common
 from installer.console import Run
 from installer.errors import UserError
 from installer.spec.model import Spec
-from installer.verify.kube import KubeApi
+from installer.verify.kube import KubeApi, RestKube
+
 from installer.workdir import Workdir
+
+SIMULATOR_MARK = "kfstack-simulator"  # see installer.simcluster.server.SIMULATOR_VERSION
 
 
 def kubeconfig_for(spec: Spec, wd: Workdir, given: str | None) -> Path:
@@ -39,14 +43,28 @@ def kubeconfig_for(spec: Spec, wd: Workdir, given: str | None) -> Path:
 
 
 def connect(kubeconfig: Path, context: str | None) -> KubeApi:
-    """A Kubernetes API client for the verify checks.
+    """A Kubernetes API client for the verify checks, over the engine's REST client.
 
     Raises:
-        KfstackError: this build has no Kubernetes client, or it cannot connect.
+        UserError: the kubeconfig is malformed.
+        KfstackError: this build has no Kubernetes client.
     """
-    from installer.verify import rest
+    from installer import kube
 
-    return rest.connect(kubeconfig, context)
+    client = kube.connect(kubeconfig, context=context)
+    return RestKube(client, runs_workloads=not is_simulator(client))
+
+
+def is_simulator(client: Any) -> bool:
+    """Whether the API server is kfstack's simulated cluster, which says so in /version.
+
+    A server that cannot answer is treated as real: the checks then report what fails.
+    """
+    try:
+        version = client.request("GET", "/version")
+    except Exception:  # noqa: BLE001 - any failure here is reported by the checks
+        return False
+    return SIMULATOR_MARK in str((version or {}).get("gitVersion", ""))
 
 
 @click.command("verify")
