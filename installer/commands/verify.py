@@ -20,7 +20,6 @@ from installer.console import Run
 from installer.errors import UserError
 from installer.spec.model import Spec
 from installer.verify.kube import KubeApi, RestKube
-
 from installer.workdir import Workdir
 
 SIMULATOR_MARK = "kfstack-simulator"  # see installer.simcluster.server.SIMULATOR_VERSION
