@@ -66,8 +66,8 @@ def test_the_gpu_step_requests_one_gpu_on_its_pool_with_a_toleration_per_taint(t
     assert (accel["resourceType"], accel["resourceCount"]) == ("nvidia.com/gpu", "1")
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-check-gpu"]
     assert k8s["nodeSelector"]["labels"] == {
-        "kfstack.dev/pool": "h100",
-        "kfstack.dev/gpu-model": "H100",
+        "kfstack.io/pool": "h100",
+        "kfstack.io/gpu-model": "H100",
         "nvidia.com/gpu.present": "true",
     }
     assert k8s["tolerations"] == [
@@ -82,8 +82,8 @@ def test_pods_select_a_pool_by_the_labels_and_taints_its_stack_gives_its_nodes(t
     # Before apply the stack's pending outputs are the source; spec labels are included.
     assert targets[0].node_selector == {
         "team": "ml",
-        "kfstack.dev/pool": "a10",
-        "kfstack.dev/gpu-model": "A10G",
+        "kfstack.io/pool": "a10",
+        "kfstack.io/gpu-model": "A10G",
         "nvidia.com/gpu.present": "true",
     }
     assert targets[0].tolerations == [
