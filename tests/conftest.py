@@ -9,6 +9,9 @@ import pytest
 
 from installer import redact
 
+# The platform tests' session fixtures (render cache, sources for each release).
+pytest_plugins = ["platform_support"]
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 

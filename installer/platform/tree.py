@@ -24,6 +24,12 @@ secrets.yaml is a list of:
         GOOGLE_CLIENT_SECRET: {file: /path/secret}       # file at apply time
         password: {generated: admin-password}            # generated, kept in workdir
         hash: {generated: admin-password, transform: bcrypt}
+        user: {value: root}                      # a non-secret literal upstream keeps
+                                                 # in a Secret (user names, empty values)
+
+Entries may also carry `labels` and `annotations` (service-account token Secrets need
+theirs). `value` sources, `annotations` and the libyaml dumper were added by the
+platform renderer (issue #5); readers that ignore them keep working.
 """
 
 from __future__ import annotations
@@ -148,9 +154,15 @@ def digest_text(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def dump_objects(objects: list[dict[str, Any]]) -> str:
-    """Deterministic multi-document YAML for manifests.yaml."""
-    return "".join("---\n" + yaml.safe_dump(o, sort_keys=True, width=1000) for o in objects)
+    """Deterministic multi-document YAML for manifests.yaml (libyaml when available: a full
+    release is ~10 MB of YAML, which the pure-Python emitter takes seconds over)."""
+    return "".join(
+        "---\n" + yaml.dump(o, Dumper=_Dumper, sort_keys=True, width=1000) for o in objects
+    )
 
 
 def _fill(value: Any, infra: dict[str, Any], component: str) -> Any:
@@ -207,6 +219,8 @@ def build_secret(spec: dict[str, Any], store: SecretStore, component: str) -> di
 
                 salt_source = store.generated(f"{source['generated']}-salt", length=22)
                 value = _bcrypt_stable(bcrypt, value, salt_source)
+        elif "value" in source:
+            value = str(source["value"])
         elif "env" in source or "file" in source:
             ref = SecretRef(env=source.get("env"), file=source.get("file"))
             value = store.resolve(ref, field=where)
@@ -220,6 +234,7 @@ def build_secret(spec: dict[str, Any], store: SecretStore, component: str) -> di
             "name": spec["name"],
             "namespace": spec.get("namespace"),
             **({"labels": spec["labels"]} if spec.get("labels") else {}),
+            **({"annotations": spec["annotations"]} if spec.get("annotations") else {}),
         },
         "type": spec.get("type", "Opaque"),
         "data": data,

@@ -79,6 +79,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
     _r("scheduling.k8s.io/v1", "priorityclasses", "PriorityClass", False),
     _r("storage.k8s.io/v1", "storageclasses", "StorageClass", False),
+    _r("storage.k8s.io/v1", "csidrivers", "CSIDriver", False),
     _r("coordination.k8s.io/v1", "leases", "Lease"),
     _r(
         "apiextensions.k8s.io/v1",

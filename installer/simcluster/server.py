@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import socket
 import threading
 import time
@@ -23,8 +24,12 @@ import yaml
 
 from installer.simcluster.resources import ResourceType
 from installer.simcluster.state import ApiFailure, ClusterState
+from installer.workdir import write_private
 
 LOG = logging.getLogger("kfstack.simcluster")
+
+
+SIMULATOR_VERSION = "v1.34.0+kfstack-simulator"
 
 
 @dataclass
@@ -158,11 +163,11 @@ class SimCluster:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": "simulated"}}],
+            "users": [{"name": context, "user": {"token": "sim-" + secrets.token_hex(16)}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
             "current-context": context,
         }
-        path.write_text(yaml.safe_dump(doc))
+        write_private(path, yaml.safe_dump(doc))
         return path
 
     def fault(self) -> str | None:
@@ -285,6 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts == ["apis"]:
             self._send(200, _group_list(state.resource_types()))
+            return
+        if parts == ["version"]:
+            # The simulator says what it is, so clients (verify) never mistake it for a
+            # cluster that runs workloads.
+            self._send(200, {"major": "1", "minor": "34", "gitVersion": SIMULATOR_VERSION})
             return
         if parts in (["healthz"], ["readyz"], ["livez"]):
             self._send(200, {"status": "ok"})

@@ -1,0 +1,134 @@
+"""Benchmark: kfstack's platform render against a plain `kustomize build example`.
+
+Measured side by side in one run, on the same vendored release (remote URLs rewritten
+to the offline mirror, as ../shared/kubeflow-manifests/README.md describes):
+
+  A. plain   `kubectl kustomize example` of the release (what upstream documents)
+  B. cold    kfstack render of the full platform (same components as `example`), empty
+             render cache: every component built, post-rendered and validated
+  C. warm    re-render after changing one component's setting (a team member)
+
+Targets: B/A <= 1.0 (no slower than the plain build), C/B <= 0.25.
+
+    .venv/bin/python scripts/bench_render.py [--version 26.03] [--rounds 1]
+
+Uses ../shared when present, else downloads the pinned release into a temporary cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from installer.console import Reporter  # noqa: E402
+from installer.platform import render as _render  # noqa: E402
+from installer.platform import sources as _sources  # noqa: E402
+from installer.platform import vendor as _vendor  # noqa: E402
+from installer.spec import validate_data  # noqa: E402
+from stacks.base import InfraOutputs  # noqa: E402
+
+
+def find_shared() -> Path | None:
+    for candidate in (REPO.parent / "shared", REPO.parent.parent / "shared"):
+        if (candidate / "kubeflow-manifests").is_dir():
+            return candidate
+    return None
+
+
+def spec_for(version: str, member: str | None = None):
+    team = {"name": "ml", "owners": ["a@acme.example"]}
+    if member:
+        team["members"] = [member]
+    data = {
+        "name": "bench",
+        "target": "existing",
+        "existing": {"kubeconfig": "~/.kube/config"},
+        "kubernetes": {"version": "1.33" if version == "v1.10.2" else "1.34"},
+        "kubeflow": {
+            "version": version,
+            "components": {"spark": True},
+            "teams": [team],
+        },
+    }
+    return validate_data(data).spec
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", default="26.03", choices=["v1.10.2", "v1.11.0", "26.03"])
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+
+    shared = find_shared()
+    work = Path(tempfile.mkdtemp(prefix="kfstack-bench-"))
+    try:
+        cache = work / "cache"
+        if shared is not None:
+            srcs = _sources.Sources(
+                release_dir=shared / "kubeflow-manifests" / args.version,
+                remote_dir=shared / "kubeflow-manifests" / "remote",
+                addons_dir=shared / "addon-manifests",
+                cache=cache,
+            )
+        else:
+            srcs = _sources.Sources(cache=cache)
+        prep = timed(lambda: _vendor.prepare(srcs, args.version))
+        bundle = _vendor.prepare(srcs, args.version)
+        print(f"vendoring {args.version} (once per release, cached): {prep:.2f}s")
+
+        plain_runs, cold_runs, warm_runs = [], [], []
+        for round_ in range(args.rounds):
+
+            def plain() -> None:
+                subprocess.run(
+                    ["kubectl", "kustomize", str(bundle.kubeflow / "example")],
+                    check=True,
+                    capture_output=True,
+                )
+
+            def cold() -> None:
+                for sub in ("renders", "validated"):
+                    shutil.rmtree(cache / sub, ignore_errors=True)
+                spec = spec_for(args.version)
+                infra = InfraOutputs(target="existing")
+                _render.render(spec, infra, work / "out", Reporter(), srcs=srcs)
+
+            def warm(round_: int = round_) -> None:
+                spec = spec_for(args.version, member=f"m{round_}@acme.example")
+                infra = InfraOutputs(target="existing")
+                result = _render.render(spec, infra, work / "out", Reporter(), srcs=srcs)
+                built = [c.name for c in result.components if not c.cached]
+                assert built == ["teams"], built
+
+            plain_runs.append(timed(plain))
+            cold_runs.append(timed(cold))
+            warm_runs.append(timed(warm))
+
+        a, b, c = (statistics.median(x) for x in (plain_runs, cold_runs, warm_runs))
+        print(f"A plain kustomize build example : {a:7.2f}s")
+        print(f"B kfstack cold render (full)    : {b:7.2f}s")
+        print(f"C re-render, one setting changed: {c:7.2f}s")
+        print(f"B/A = {b / a:.2f}  (target <= 1.00)")
+        print(f"C/B = {c / b:.2f}  (target <= 0.25)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
