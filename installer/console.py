@@ -141,6 +141,7 @@ class Run:
         self.debug = debug
         self.log_path: Path | None = None
         self._handler: logging.Handler | None = None
+        self._saved_logger: tuple[int, bool] = (logging.NOTSET, True)
         self.reporter: Reporter = ConsoleReporter()
         self.started = time.monotonic()
 
@@ -156,11 +157,14 @@ class Run:
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         )
         handler.addFilter(_RedactingFilter())
-        LOG.setLevel(logging.DEBUG)
         if self._handler is not None:
             LOG.removeHandler(self._handler)
             self._handler.close()
+        else:
+            self._saved_logger = (LOG.level, LOG.propagate)
+        LOG.setLevel(logging.DEBUG)
         LOG.addHandler(handler)
+        # The run's file is the whole record; nothing should also reach the root logger.
         LOG.propagate = False
         self._handler = handler
         self.log_path = path
@@ -169,10 +173,14 @@ class Run:
         return path
 
     def close(self) -> None:
+        """Close the log file and give the `kfstack` logger back as it was (a process that
+        runs several commands, such as a test session, must not inherit this run's setup)."""
         if self._handler is not None:
             LOG.removeHandler(self._handler)
             self._handler.close()
             self._handler = None
+            LOG.setLevel(self._saved_logger[0])
+            LOG.propagate = self._saved_logger[1]
 
     def emit_json(self, data: Any, stream: TextIO | None = None) -> None:
         """Write the machine-readable result to stdout, with secrets masked."""
