@@ -244,11 +244,13 @@ def render(
         lock = _lock(spec, bundle, kz, k8s_schema, rendered, post_settings, pending)
         _write_tree(staging, spec, rendered, pending)
         (staging / ".gitignore").write_text(f"/{UPSTREAM_LINK}\n")
-        _replace(staging, out / "platform")
-        (out / LOCK).write_text(
+        lock_tmp = out / f".{LOCK}.tmp"
+        lock_tmp.write_text(
             "# Written by `kfstack render`: every version and digest in this render.\n"
             + yaml.safe_dump(lock, sort_keys=False, width=1000)
         )
+        _replace(staging, out / "platform")
+        os.replace(lock_tmp, out / LOCK)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
