@@ -8,12 +8,12 @@ exit codes in one place, `installer.commands.common.kfstack_command`:
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from installer import __version__
-from installer.commands import images, render, schema, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,8 +30,24 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for _module in (validate, schema, render, images):
-    cli.add_command(_module.command)
+# One line per command module (installer/commands/<name>.py), in the order of --help.
+COMMANDS = (
+    "init",
+    "validate",
+    "doctor",
+    "catalog",
+    "schema",
+    "plan",
+    "apply",
+    "destroy",
+    "output",
+    "render",
+    "images",
+    "verify",
+    "eks_token",
+)
+for _name in COMMANDS:
+    cli.add_command(importlib.import_module(f"installer.commands.{_name}").command)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -88,9 +89,17 @@ def which(name: str) -> str | None:
     return shutil.which(name)
 
 
+# `terraform version` (and tofu's) asks checkpoint-api.hashicorp.com for newer releases
+# unless this is set; reading a version must stay offline (doctor promises no network).
+_OFFLINE_ENV = {"CHECKPOINT_DISABLE": "1"}
+
+
 def _run(argv: list[str]) -> str:
+    env = {**os.environ, **_OFFLINE_ENV}
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=30, check=False, env=env
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         LOG.debug("%s failed: %s", argv, exc)
         return ""

@@ -14,15 +14,23 @@ from __future__ import annotations
 import json
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from installer.console import Reporter
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
+
+# Every node of a pool carries this label with the pool's name, on every target, so the
+# layers above can pin pods to a pool without knowing each cloud's own node-pool label
+# (verify's GPU Jobs and smoke pipelines select GPU pools with it).
+NODE_POOL_LABEL = "kfstack.dev/node-pool"
 
 
 class GpuPoolOutput(BaseModel):
@@ -92,6 +100,69 @@ class Stack(ABC):
         """What the platform layer can know before apply (values only apply fills are None)."""
         return InfraOutputs(target=self.target, load_balancer=self.target != "baremetal")
 
+    def destroy_prepare(self, directory: Path, apply: Callable[[list[str]], None]) -> bool:
+        """Make applied infrastructure destroyable; `kfstack destroy` calls it first.
+
+        Some resources carry a guard that only an apply can lift (GKE's
+        `deletion_protection`). A stack that has one rewrites its configuration in
+        `directory` with the guard off and calls `apply(extra_terraform_args)` (for
+        example `["-target=module.gke.google_container_cluster.this"]`); the caller then
+        runs `terraform destroy`. Returns whether it applied anything. The default has
+        nothing to lift.
+
+        Raises whatever `apply` raises (ToolError when terraform fails).
+        """
+        return False
+
+    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
+        """Write a kubeconfig for the applied cluster to `dest` (0600) and return its path.
+
+        Never merges into the user's `~/.kube/config`.
+
+        Raises:
+            NotImplementedError: the stack has no way to reach its cluster yet.
+        """
+        raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
+
+    def secret_variables(self, secrets: SecretStore) -> dict[str, str]:
+        """Sensitive Terraform root variables → values, passed as `TF_VAR_<name>` at run time.
+
+        They never appear in `documents()`, so the written root holds no secret.
+        """
+        return {}
+
+    def check_access(self) -> None:
+        """Check, before any Terraform run, that the target's credentials are usable.
+
+        The default checks nothing (targets whose access Terraform alone can judge).
+
+        Raises:
+            CredentialsError: credentials are missing or rejected (exit 2, with a hint).
+        """
+        return None
+
+    def prepare_state(self, reporter: Reporter) -> None:
+        """Create the remote state store when the spec asks for it (`state.create`).
+
+        The default does nothing: local state needs no preparation.
+
+        Raises:
+            CredentialsError: the store cannot be created with the credentials at hand.
+        """
+        return None
+
+    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
+        """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
+
+        Targets whose cluster kfstack does not create, or that have not implemented it,
+        keep this default.
+
+        Raises:
+            NotImplementedError: this target writes no kubeconfig.
+            CredentialsError: the cluster cannot be described with the credentials at hand.
+        """
+        raise NotImplementedError(f"the {self.target} stack does not write a kubeconfig")
+
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.
 
@@ -99,7 +170,12 @@ class Stack(ABC):
         """
         directory.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, document in sorted(self.documents().items()):
+        documents = self.documents()
+        # A root file from an earlier version of the spec would still be read by terraform.
+        for stale in directory.glob("*.tf.json"):
+            if stale.name not in documents:
+                stale.unlink()
+        for name, document in sorted(documents.items()):
             path = directory / name
             path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
             written.append(path)

@@ -13,6 +13,8 @@ from importlib import resources
 
 import yaml
 
+from installer.errors import UserError
+
 CLOUDS = ("aws", "gcp", "azure")
 
 
@@ -148,3 +150,105 @@ def load() -> Catalog:
             instances=instances,
         )
     return Catalog(gpus=gpus, clouds=clouds)
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One GPU instance type in one region, as `kfstack catalog` lists it."""
+
+    cloud: str
+    instance: str
+    gpu: str
+    gpu_count: int
+    gpu_memory_gb: int
+    vcpu: int
+    memory_gb: float
+    region: str
+    on_demand: float
+    spot: float
+    as_of: str
+
+    @property
+    def total_gpu_memory_gb(self) -> int:
+        return self.gpu_count * self.gpu_memory_gb
+
+
+def offers(
+    target: str | None = None, region: str | None = None, gpu: str | None = None
+) -> list[Offer]:
+    """GPU instance types per region, filtered, ordered by cloud, GPU model, count, price.
+
+    Raises:
+        UserError: an unknown target, region or GPU model (with a "did you mean").
+    """
+    cat = load()
+    clouds = list(CLOUDS)
+    if target is not None:
+        if target not in CLOUDS:
+            raise _unknown("target", target, CLOUDS, "the catalog covers aws, gcp and azure")
+        clouds = [target]
+    model = None
+    if gpu is not None:
+        model = cat.resolve_gpu(gpu)
+        if model is None:
+            guess = cat.suggest_gpu(gpu)
+            raise UserError(
+                f"unknown GPU model {gpu!r}",
+                hint=(f"did you mean {guess}? " if guess else "")
+                + "known: "
+                + ", ".join(cat.gpus),
+            )
+    if region is not None:
+        known = [r for c in clouds for r in cat.cloud(c).regions]
+        if region not in known:
+            where = f"{target}'s" if target else "the catalog's"
+            raise _unknown("region", region, known, f"{where} regions: " + ", ".join(known))
+    found = []
+    for cloud in clouds:
+        data = cat.cloud(cloud)
+        for inst in data.gpu_instances(model, region):
+            assert inst.gpu is not None
+            for where, price in sorted(inst.prices.items()):
+                if region is None or where == region:
+                    found.append(
+                        Offer(
+                            cloud=cloud,
+                            instance=inst.name,
+                            gpu=inst.gpu,
+                            gpu_count=inst.gpu_count,
+                            gpu_memory_gb=cat.gpus[inst.gpu].memory_gb,
+                            vcpu=inst.vcpu,
+                            memory_gb=inst.memory_gb,
+                            region=where,
+                            on_demand=price.on_demand,
+                            spot=price.spot,
+                            as_of=data.as_of,
+                        )
+                    )
+    rank = {name: index for index, name in enumerate(cat.gpus)}
+    cheapest: dict[str, float] = {}
+    for offer in found:
+        cheapest[offer.instance] = min(
+            cheapest.get(offer.instance, offer.on_demand), offer.on_demand
+        )
+    # Grouped by GPU model and count; within a group the cheaper type first, its regions together.
+    return sorted(
+        found,
+        key=lambda o: (
+            CLOUDS.index(o.cloud),
+            rank[o.gpu],
+            o.gpu_count,
+            cheapest[o.instance],
+            o.instance,
+            o.region,
+        ),
+    )
+
+
+def _unknown(what: str, value: str, known, listing: str) -> UserError:
+    match = difflib.get_close_matches(value, list(known), n=1, cutoff=0.5)
+    hint = (f"did you mean {match[0]}? " if match else "") + listing
+    return UserError(f"unknown {what} {value!r}", hint=hint)

@@ -20,6 +20,9 @@ from installer.spec.model import Spec
 
 __all__ = ["LoadedSpec", "Spec", "load_spec", "parse_spec", "json_schema"]
 
+# The deepest real field is about six levels down; anything far deeper is not a spec.
+MAX_DEPTH = 32
+
 
 @dataclass
 class LoadedSpec:
@@ -53,6 +56,11 @@ def parse_spec(text: str, *, source: str = "<spec>") -> LoadedSpec:
     """Validate spec text. Raises SpecError."""
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        # PyYAML's composer recurses once per nesting level.
+        raise SpecError(
+            source, [SpecProblem("", f"not valid YAML: nested more than {MAX_DEPTH} levels deep")]
+        ) from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -75,6 +83,12 @@ def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
             source,
             [SpecProblem("", f"the top level must be a mapping, not {type(data).__name__}")],
         )
+    deep = _too_deep(data)
+    if deep is not None:
+        raise SpecError(
+            source,
+            [SpecProblem(deep, f"nested more than {MAX_DEPTH} levels deep; no spec field is")],
+        )
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -85,6 +99,26 @@ def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
     if findings.problems:
         raise SpecError(source, findings.problems)
     return LoadedSpec(spec=spec, path=None, warnings=findings.warnings)
+
+
+def _too_deep(data: Any) -> str | None:
+    """The path of the first value nested deeper than MAX_DEPTH, or None.
+
+    Iterative on purpose: the point is to refuse input that would exhaust the
+    recursion of the model's validators and of the error reporting.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack.append((value, f"{path}.{key}" if path else str(key), depth + 1))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                stack.append((value, f"{path}[{index}]", depth + 1))
+    return None
 
 
 def json_schema() -> dict[str, Any]:

@@ -65,8 +65,13 @@ class AwsNetwork(Strict):
         "single", description="NAT gateways for private subnets of a new VPC"
     )
     vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$", description="existing VPC id")
-    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = []
-    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = []
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        default_factory=list, description="existing VPC: subnets for nodes, in 2+ zones"
+    )
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        default_factory=list,
+        description="existing VPC: subnets for internet-facing load balancers",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -79,27 +84,41 @@ class AwsNetwork(Strict):
 
 
 class AwsTarget(Strict):
+    """Amazon EKS: the region, its zones, the VPC and how the CSI drivers are installed."""
+
     region: str = Field(..., description="AWS region, e.g. us-west-2")
     zones: list[str] = Field(default_factory=list, description="availability zones (2+)")
-    network: AwsNetwork = Field(default_factory=AwsNetwork)
+    network: AwsNetwork = Field(default_factory=AwsNetwork, description="the VPC")
     addons: Literal["managed", "self-managed"] = Field(
         "managed",
         description="CSI drivers as EKS managed add-ons, or installed in-cluster by kfstack",
     )
-    endpoint_public_access: bool = True
+    endpoint_public_access: bool = Field(
+        True, description="the Kubernetes API is reachable from the internet"
+    )
     admin_role_arns: list[str] = Field(
         default_factory=list, description="extra IAM principals that administer the cluster"
     )
 
 
 class GcpNetwork(Strict):
+    """A new VPC network and subnetwork (cidr ranges) or existing ones (names)."""
+
     network: str | None = Field(None, description="existing VPC network name")
     subnetwork: str | None = Field(None, description="existing subnetwork name")
-    pods_range_name: str | None = None
-    services_range_name: str | None = None
-    cidr: str = "10.10.0.0/20"
-    pods_cidr: str = "10.20.0.0/14"
-    services_cidr: str = "10.24.0.0/20"
+    pods_range_name: str | None = Field(
+        None, description="existing subnetwork: secondary range name for pods"
+    )
+    services_range_name: str | None = Field(
+        None, description="existing subnetwork: secondary range name for services"
+    )
+    cidr: str = Field("10.10.0.0/20", description="primary range of a new subnetwork (nodes)")
+    pods_cidr: str = Field(
+        "10.20.0.0/14", description="secondary range of a new subnetwork (pods)"
+    )
+    services_cidr: str = Field(
+        "10.24.0.0/20", description="secondary range of a new subnetwork (services)"
+    )
 
     @field_validator("cidr", "pods_cidr", "services_cidr")
     @classmethod
@@ -112,12 +131,18 @@ class GcpNetwork(Strict):
 
 
 class GcpTarget(Strict):
+    """Google GKE: the project, region and zones, the network and the release channel."""
+
     project: str = Field(..., pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="project id")
-    region: str
-    zones: list[str] = Field(default_factory=list)
-    network: GcpNetwork = Field(default_factory=GcpNetwork)
-    release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = Field(
-        "REGULAR", description="UNSPECIFIED pins kubernetes.version exactly"
+    region: str = Field(..., description="GCP region, e.g. us-central1")
+    zones: list[str] = Field(
+        default_factory=list, description="zones for nodes [default: the catalog's first three]"
+    )
+    network: GcpNetwork = Field(default_factory=GcpNetwork, description="the VPC network")
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED"] = Field(
+        "REGULAR",
+        description="GKE release channel; EXTENDED keeps a minor up to 24 months, "
+        "UNSPECIFIED pins kubernetes.version exactly",
     )
     deletion_protection: bool = Field(
         True, description="GKE refuses to delete the cluster while true; destroy lifts it first"
@@ -125,10 +150,12 @@ class GcpTarget(Strict):
 
 
 class AzureNetwork(Strict):
+    """A new VNet (cidr ranges) or an existing subnet for the nodes."""
+
     vnet_id: str | None = Field(None, description="existing VNet resource id")
     subnet_id: str | None = Field(None, description="existing subnet resource id for nodes")
-    cidr: str = "10.30.0.0/16"
-    node_cidr: str = "10.30.0.0/20"
+    cidr: str = Field("10.30.0.0/16", description="address space of a new VNet")
+    node_cidr: str = Field("10.30.0.0/20", description="node subnet inside the new VNet")
 
     @field_validator("cidr", "node_cidr")
     @classmethod
@@ -141,52 +168,68 @@ class AzureNetwork(Strict):
 
 
 class AzureTarget(Strict):
+    """Azure AKS: the subscription, location, resource group, zones and network."""
+
     subscription_id: str = Field(
-        ..., pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+        ...,
+        pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+        description="Azure subscription id (a GUID)",
     )
     location: str = Field(..., description="Azure region, e.g. eastus")
     resource_group: str | None = Field(None, description="defaults to <name>-<environment>")
     zones: list[str] = Field(default_factory=list, description='availability zones: "1", "2", "3"')
-    network: AzureNetwork = Field(default_factory=AzureNetwork)
+    network: AzureNetwork = Field(default_factory=AzureNetwork, description="the VNet")
 
 
 class BaremetalHost(Strict):
+    """One machine kfstack installs k3s on over SSH."""
+
     name: DnsName
     address: str = Field(..., description="IP address or DNS name reachable over SSH")
-    port: int = Field(22, ge=1, le=65535)
-    user: str = "root"
+    port: int = Field(22, ge=1, le=65535, description="SSH port")
+    user: str = Field("root", description="SSH user (root, or one with passwordless sudo)")
     ssh_key: str = Field(..., description="path of the private key kfstack connects with")
-    role: Literal["server", "agent"] = "agent"
+    role: Literal["server", "agent"] = Field(
+        "agent", description="server runs the control plane; agents only run workloads"
+    )
     gpu: str | None = Field(None, description="GPU model on this host (e.g. A100-80GB), if any")
-    gpu_count: int = Field(1, ge=1, le=16)
-    labels: dict[str, str] = Field(default_factory=dict)
+    gpu_count: int = Field(1, ge=1, le=16, description="number of GPUs on this host")
+    labels: dict[str, str] = Field(default_factory=dict, description="extra node labels")
 
 
 class Airgap(Strict):
+    """Local copies of what a connected install downloads, for hosts without internet."""
+
     binary: str = Field(..., description="local path of the distribution's binary")
     images: str = Field(..., description="local path of the distribution's image tarball")
     install_script: str | None = Field(None, description="local path of the install script")
 
 
 class NfsServer(Strict):
-    server: str
-    path: str = "/"
+    """An NFS export that backs the ReadWriteMany StorageClass on bare metal."""
+
+    server: str = Field(..., description="NFS server address")
+    path: str = Field("/", description="exported path")
 
 
 class BaremetalTarget(Strict):
+    """Machines you own, reached over SSH: kfstack installs the distribution on them."""
+
     distribution: Literal["k3s"] = Field(
         "k3s", description="k3s: one binary, one script, easy to air-gap (see README)"
     )
     version: str = Field("v1.34.2+k3s1", description="distribution release")
-    hosts: list[BaremetalHost] = Field(..., min_length=1)
-    airgap: Airgap | None = None
+    hosts: list[BaremetalHost] = Field(..., min_length=1, description="the machines")
+    airgap: Airgap | None = Field(None, description="install from local files, offline")
     nfs: NfsServer | None = Field(None, description="NFS export backing the RWX class")
     api_address: str | None = Field(None, description="address agents use to reach the server")
 
 
 class ExistingTarget(Strict):
-    kubeconfig: str = Field("~/.kube/config")
-    context: str | None = None
+    """A cluster you already run: kfstack installs Kubeflow through its kubeconfig."""
+
+    kubeconfig: str = Field("~/.kube/config", description="path of the cluster's kubeconfig")
+    context: str | None = Field(None, description="kubeconfig context [default: current]")
     rwo_class: str | None = Field(None, description="existing StorageClass to use for RWO")
     rwx_class: str | None = Field(None, description="existing StorageClass to use for RWX")
 
@@ -195,9 +238,13 @@ class ExistingTarget(Strict):
 
 
 class Taint(Strict):
-    key: str
-    value: str = ""
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """A Kubernetes node taint."""
+
+    key: str = Field(..., description="taint key, e.g. nvidia.com/gpu")
+    value: str = Field("", description="taint value")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        "NoSchedule", description="what the taint does to pods without a toleration"
+    )
 
     @field_validator("key")
     @classmethod
@@ -208,6 +255,8 @@ class Taint(Strict):
 
 
 class GpuRequest(Strict):
+    """The GPUs of each node in a pool."""
+
     model: str = Field(..., description="GPU model from `kfstack catalog`, e.g. A10G, L4, H100")
     count: int = Field(1, ge=1, le=16, description="GPUs per node")
 
@@ -216,6 +265,8 @@ GPU_TAINT = Taint(key="nvidia.com/gpu", value="present", effect="NoSchedule")
 
 
 class NodePool(Strict):
+    """A group of identical cloud nodes that scales between min and max."""
+
     name: DnsName
     role: Literal["system", "cpu", "gpu"] | None = Field(
         None, description="defaults to gpu when `gpu` is set, else cpu (the first pool: system)"
@@ -224,17 +275,21 @@ class NodePool(Strict):
         None,
         description="instance/machine/VM size; for GPU pools chosen from the catalog if unset",
     )
-    gpu: GpuRequest | None = None
-    min: int = Field(1, ge=0, le=1000)
-    max: int = Field(3, ge=0, le=1000)
-    desired: int | None = Field(None, ge=0, le=1000)
+    gpu: GpuRequest | None = Field(None, description="GPUs per node; makes this a GPU pool")
+    min: int = Field(1, ge=0, le=1000, description="fewest nodes; 0 lets a GPU pool scale to zero")
+    max: int = Field(3, ge=0, le=1000, description="most nodes the autoscaler may add")
+    desired: int | None = Field(
+        None, ge=0, le=1000, description="nodes at creation [default: min]"
+    )
     spot: bool = Field(False, description="spot / preemptible capacity")
-    disk_gb: int = Field(100, ge=20, le=16384)
-    labels: dict[str, str] = Field(default_factory=dict)
+    disk_gb: int = Field(100, ge=20, le=16384, description="root disk per node, GB")
+    labels: dict[str, str] = Field(default_factory=dict, description="extra node labels")
     taints: list[Taint] | None = Field(
         None, description="defaults: GPU pools get nvidia.com/gpu=present:NoSchedule"
     )
-    zones: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(
+        default_factory=list, description="zones for this pool [default: the target's zones]"
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> NodePool:
@@ -258,7 +313,13 @@ class NodePool(Strict):
 
 
 class Kubernetes(Strict):
-    version: str = Field(DEFAULT_KUBERNETES_VERSION, pattern=r"^1\.\d{2}$")
+    """The Kubernetes minor version the cluster runs."""
+
+    version: str = Field(
+        DEFAULT_KUBERNETES_VERSION,
+        pattern=r"^1\.\d{2}$",
+        description='minor version, quoted ("1.34"); each target\'s window is in the catalog',
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -277,6 +338,8 @@ class Kubernetes(Strict):
 
 
 class Storage(Strict):
+    """The StorageClasses Kubeflow needs: a default RWO class and, optionally, RWX."""
+
     rwo_class: str = Field("kfstack-rwo", description="name of the default RWO StorageClass")
     rwx: bool = Field(False, description="also provide a ReadWriteMany class")
     rwx_class: str = Field("kfstack-rwx", description="name of the RWX StorageClass")
@@ -299,44 +362,64 @@ COMPONENTS = (
 
 
 class Components(Strict):
-    pipelines: bool = True
-    notebooks: bool = True
-    katib: bool = True
-    kserve: bool = True
+    """Which Kubeflow components to install (the platform core always is)."""
+
+    pipelines: bool = Field(True, description="Kubeflow Pipelines")
+    notebooks: bool = Field(True, description="Notebooks (Jupyter, VS Code, RStudio servers)")
+    katib: bool = Field(True, description="Katib hyperparameter tuning")
+    kserve: bool = Field(True, description="KServe model serving (with Knative)")
     training: bool = Field(True, description="Trainer (26.03+) or the Training Operator")
-    tensorboards: bool = True
-    volumes: bool = True
-    model_registry: bool = False
-    spark: bool = False
+    tensorboards: bool = Field(True, description="TensorBoard servers")
+    volumes: bool = Field(True, description="the Volumes web app")
+    model_registry: bool = Field(False, description="Kubeflow Model Registry")
+    spark: bool = Field(False, description="the Spark operator")
 
     def enabled(self) -> list[str]:
         return [name for name in COMPONENTS if getattr(self, name)]
 
 
 class Quota(Strict):
-    cpu: str | None = Field(None, pattern=r"^\d+(\.\d+)?m?$")
-    memory: str | None = Field(None, pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    """A ResourceQuota on the team's namespace."""
+
+    cpu: str | None = Field(None, pattern=r"^\d+(\.\d+)?m?$", description="requests.cpu, e.g. 32")
+    memory: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$",
+        description="requests.memory, e.g. 128Gi",
+    )
     gpu: int | None = Field(None, ge=0, description="requests.nvidia.com/gpu")
-    storage: str | None = Field(None, pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    storage: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$",
+        description="requests.storage over all volumes, e.g. 1Ti",
+    )
 
 
 class Team(Strict):
-    name: DnsName
+    """A Kubeflow profile: a namespace, its owners and members, and an optional quota."""
+
+    name: DnsName = Field(..., description="profile and namespace name")
     owners: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
-        ..., min_length=1
+        ..., min_length=1, description="e-mail addresses of the owners"
     )
-    members: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
-    quota: Quota | None = None
+    members: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list, description="e-mail addresses with edit access"
+    )
+    quota: Quota | None = Field(None, description="resource quota of the namespace")
 
 
 CONNECTOR_TYPES = ("google", "okta", "pingid", "entra", "github", "oidc")
 
 
 class Connector(Strict):
-    type: Literal["google", "okta", "pingid", "entra", "github", "oidc"]
+    """A Dex connector: sign-in through an identity provider."""
+
+    type: Literal["google", "okta", "pingid", "entra", "github", "oidc"] = Field(
+        ..., description="identity provider"
+    )
     id: DnsName | None = Field(None, description="defaults to the type")
     name: str | None = Field(None, description="label on the sign-in page")
-    client_id: str
+    client_id: str = Field(..., description="OAuth client id registered with the provider")
     client_secret: SecretRef | None = Field(None, description="reference: env var or file")
     issuer: str | None = Field(None, description="OIDC issuer URL (okta, pingid, oidc)")
     tenant_id: str | None = Field(None, description="Entra ID tenant")
@@ -349,22 +432,38 @@ class Connector(Strict):
 
 
 class StaticAdmin(Strict):
-    email: str = Field("admin@kubeflow.local", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """A local administrator account in Dex."""
+
+    email: str = Field(
+        "admin@kubeflow.local",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="the admin's sign-in e-mail",
+    )
     enabled: bool = Field(True, description="a static admin whose password kfstack generates")
 
 
 class Auth(Strict):
-    admin: StaticAdmin = Field(default_factory=StaticAdmin)
-    connectors: list[Connector] = Field(default_factory=list)
+    """How people sign in: a static admin and/or identity-provider connectors."""
+
+    admin: StaticAdmin = Field(default_factory=StaticAdmin, description="the static admin")
+    connectors: list[Connector] = Field(default_factory=list, description="identity providers")
 
 
 class Tls(Strict):
-    issuer: Literal["self-signed", "acme"] = "self-signed"
-    acme_email: str | None = None
-    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    """The dashboard's certificate, issued by cert-manager."""
+
+    issuer: Literal["self-signed", "acme"] = Field(
+        "self-signed", description="acme needs kubeflow.domain and a public DNS record"
+    )
+    acme_email: str | None = Field(None, description="contact address for the ACME account")
+    acme_server: str = Field(
+        "https://acme-v02.api.letsencrypt.org/directory", description="ACME directory URL"
+    )
 
 
 class Registry(Strict):
+    """A registry mirror for clusters that cannot pull from public registries."""
+
     mirror: str = Field(..., description="registry prefix every image is rewritten to")
     pull_secret: SecretRef | None = Field(None, description="dockerconfigjson for the mirror")
 
@@ -378,16 +477,20 @@ class Registry(Strict):
 
 
 class Kubeflow(Strict):
-    version: Literal["v1.10.2", "v1.11.0", "26.03"] = DEFAULT_KUBEFLOW_VERSION
+    """The Kubeflow release, its components, teams, sign-in, domain and TLS."""
+
+    version: Literal["v1.10.2", "v1.11.0", "26.03"] = Field(
+        DEFAULT_KUBEFLOW_VERSION, description='Kubeflow release (quote it: "26.03")'
+    )
     manifests: str | None = Field(
         None, description="local directory with the release manifests instead of downloading"
     )
-    components: Components = Field(default_factory=Components)
-    teams: list[Team] = Field(default_factory=list)
-    auth: Auth = Field(default_factory=Auth)
+    components: Components = Field(default_factory=Components, description="what to install")
+    teams: list[Team] = Field(default_factory=list, description="profiles to create")
+    auth: Auth = Field(default_factory=Auth, description="sign-in")
     domain: str | None = Field(None, description="host name of the dashboard")
-    tls: Tls = Field(default_factory=Tls)
-    registry: Registry | None = None
+    tls: Tls = Field(default_factory=Tls, description="the dashboard's certificate")
+    registry: Registry | None = Field(None, description="pull every image through a mirror")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -402,25 +505,35 @@ class Kubeflow(Strict):
 
 
 class GitOps(Strict):
-    enabled: bool = False
+    """Commit the rendered platform tree to a local Git repository."""
+
+    enabled: bool = Field(False, description="write the rendered tree to the repository")
     repository: str = Field("./platform-repo", description="local Git repository path")
-    branch: str = "main"
-    commit: bool = True
+    branch: str = Field("main", description="branch to commit to")
+    commit: bool = Field(
+        True, description="commit after writing (false: leave the changes staged)"
+    )
 
 
 class State(Strict):
-    backend: Literal["local", "s3", "gcs", "azurerm"] = "local"
+    """Where Terraform keeps its state."""
+
+    backend: Literal["local", "s3", "gcs", "azurerm"] = Field(
+        "local", description="local keeps state in the work directory"
+    )
     bucket: str | None = Field(None, description="s3/gcs bucket")
     key: str | None = Field(None, description="object key/prefix; defaults to <name>/<env>")
-    region: str | None = None
+    region: str | None = Field(None, description="s3: the bucket's region")
     dynamodb_table: str | None = Field(None, description="s3: DynamoDB lock table")
     create: bool = Field(False, description="create the bucket/table first if missing")
-    storage_account: str | None = None
-    container: str | None = None
-    resource_group: str | None = None
+    storage_account: str | None = Field(None, description="azurerm: storage account name")
+    container: str | None = Field(None, description="azurerm: blob container name")
+    resource_group: str | None = Field(None, description="azurerm: the account's resource group")
 
 
 class Engine(Strict):
+    """The Terraform-compatible binary kfstack drives."""
+
     binary: str = Field("terraform", description="terraform, tofu, or a path to either")
     version: str = Field(">= 1.6", description="version constraint the binary must satisfy")
 
@@ -428,22 +541,29 @@ class Engine(Strict):
 class Spec(Strict):
     """A kfstack platform: one cluster, its node pools and storage, and Kubeflow on top."""
 
-    spec_version: Literal[1] = SPEC_VERSION
-    name: DnsName
-    environment: DnsName = "dev"
-    target: Literal["aws", "gcp", "azure", "baremetal", "existing"]
-    aws: AwsTarget | None = None
-    gcp: GcpTarget | None = None
-    azure: AzureTarget | None = None
-    baremetal: BaremetalTarget | None = None
-    existing: ExistingTarget | None = None
-    kubernetes: Kubernetes = Field(default_factory=Kubernetes)
-    node_pools: list[NodePool] = Field(default_factory=list)
-    storage: Storage = Field(default_factory=Storage)
-    kubeflow: Kubeflow = Field(default_factory=Kubeflow)
-    gitops: GitOps = Field(default_factory=GitOps)
-    state: State = Field(default_factory=State)
-    engine: Engine = Field(default_factory=Engine)
+    spec_version: Literal[1] = Field(SPEC_VERSION, description="format version of this file")
+    name: DnsName = Field(
+        ..., description="platform name; resources are named <name>-<environment>"
+    )
+    environment: DnsName = Field("dev", description="environment name, e.g. dev, staging, prod")
+    target: Literal["aws", "gcp", "azure", "baremetal", "existing"] = Field(
+        ..., description="where the platform runs; the block of the same name configures it"
+    )
+    aws: AwsTarget | None = Field(None, description="settings for target: aws")
+    gcp: GcpTarget | None = Field(None, description="settings for target: gcp")
+    azure: AzureTarget | None = Field(None, description="settings for target: azure")
+    baremetal: BaremetalTarget | None = Field(None, description="settings for target: baremetal")
+    existing: ExistingTarget | None = Field(None, description="settings for target: existing")
+    kubernetes: Kubernetes = Field(default_factory=Kubernetes, description="cluster version")
+    node_pools: list[NodePool] = Field(
+        default_factory=list,
+        description="cloud targets only [default: one system pool of the default size]",
+    )
+    storage: Storage = Field(default_factory=Storage, description="StorageClasses")
+    kubeflow: Kubeflow = Field(default_factory=Kubeflow, description="the Kubeflow layer")
+    gitops: GitOps = Field(default_factory=GitOps, description="commit the rendered platform")
+    state: State = Field(default_factory=State, description="Terraform state backend")
+    engine: Engine = Field(default_factory=Engine, description="terraform or tofu")
 
     @property
     def target_block(

@@ -110,6 +110,19 @@ def _check_kubernetes(spec: m.Spec, found: Findings) -> None:
             f"set kubernetes.version between {window['min']} and {window['max']}",
         )
         return
+    standard_min = window.get("standard_min")
+    if (
+        standard_min
+        and minor < _minor(standard_min)
+        and spec.gcp is not None
+        and spec.gcp.release_channel != "EXTENDED"
+    ):
+        found.warn(
+            "gcp.release_channel",
+            f"GKE creates Kubernetes {spec.kubernetes.version} only on the EXTENDED channel "
+            f"(standard support starts at {standard_min})",
+            f'set gcp.release_channel: EXTENDED or kubernetes.version: "{standard_min}"',
+        )
     tested = support["kubeflow_tested"][spec.kubeflow.version]
     if not _minor(tested["min"]) <= minor <= _minor(tested["max"]):
         found.warn(
@@ -151,8 +164,11 @@ def _check_cloud(spec: m.Spec, found: Findings) -> None:
     if not zones and region in cat.regions:
         want = 3 if cloud != "aws" else 2
         block.zones = cat.regions[region][:want]
+    _check_cluster_name(spec, found)
     if cloud == "aws":
         _check_aws_network(spec, found)
+    elif cloud == "gcp":
+        _check_gcp_network(spec, found)
 
     # Pools.
     if not spec.node_pools:
@@ -165,6 +181,8 @@ def _check_cloud(spec: m.Spec, found: Findings) -> None:
         names.add(pool.name)
         _check_pool(spec, pool, path, cat, region, found)
     _assign_system_pool(spec, found)
+    if cloud == "azure":
+        _check_azure_pools(spec, found)
 
 
 def _zone_in_region(cloud: str, zone: str, region: str) -> bool:
@@ -205,6 +223,83 @@ def _check_aws_network(spec: m.Spec, found: Findings) -> None:
                 "EKS needs subnets in at least two availability zones",
                 "list two or more zones",
             )
+
+
+# Cluster names: GKE allows 40 characters; AKS's DNS prefix (kfstack uses the cluster
+# name) 54. kfstack names the cluster <name>-<environment>.
+_CLUSTER_NAME_LIMIT = {"gcp": 40, "azure": 54}
+
+
+def _check_cluster_name(spec: m.Spec, found: Findings) -> None:
+    limit = _CLUSTER_NAME_LIMIT.get(spec.target)
+    if limit is not None and len(spec.full_name) > limit:
+        found.error(
+            "name",
+            f"the cluster name {spec.full_name!r} (<name>-<environment>) is longer than "
+            f"the {limit} characters {spec.target} allows",
+            "shorten name or environment",
+        )
+
+
+def _check_gcp_network(spec: m.Spec, found: Findings) -> None:
+    net = spec.gcp.network if spec.gcp else None
+    if net is None:
+        return
+    given = {
+        name: getattr(net, name)
+        for name in ("subnetwork", "pods_range_name", "services_range_name")
+        if getattr(net, name) is not None
+    }
+    if net.existing:
+        for name in ("subnetwork", "pods_range_name", "services_range_name"):
+            if name not in given:
+                found.error(
+                    f"gcp.network.{name}",
+                    "an existing network needs its subnetwork and both secondary ranges "
+                    "(GKE is VPC-native)",
+                    f"set gcp.network.{name}",
+                )
+    elif given:
+        found.error(
+            "gcp.network.network",
+            "subnetwork or range names given without the network they belong to",
+            "set gcp.network.network, or remove them for a new network",
+        )
+
+
+# AKS names Linux node pools with 1-12 lower-case letters and digits; its default pool is
+# called `critical` by kfstack (stacks.azure), which a spec pool must not reuse.
+_AZURE_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+def _check_azure_pools(spec: m.Spec, found: Findings) -> None:
+    for index, pool in enumerate(spec.node_pools):
+        path = f"node_pools[{index}]"
+        if not _AZURE_POOL_NAME.fullmatch(pool.name):
+            found.error(
+                f"{path}.name",
+                f"AKS pool names are 1-12 lower-case letters and digits, not {pool.name!r}",
+                "for example " + (re.sub(r"[^a-z0-9]", "", pool.name)[:12] or "pool1"),
+            )
+        elif pool.name == "critical":
+            found.error(
+                f"{path}.name",
+                "`critical` is the name of AKS's system pool",
+                "choose another name",
+            )
+        if pool.spot and pool.role == "system":
+            found.error(
+                f"{path}.spot",
+                "AKS does not run system pools on spot VMs",
+                "set spot: false on the system pool",
+            )
+    net = spec.azure.network if spec.azure else None
+    if net is not None and net.vnet_id is not None and net.subnet_id is None:
+        found.error(
+            "azure.network.subnet_id",
+            "an existing VNet needs the subnet the nodes join",
+            "set azure.network.subnet_id",
+        )
 
 
 def _check_pool(spec, pool: m.NodePool, path: str, cat, region: str, found: Findings) -> None:
@@ -362,6 +457,8 @@ def _assign_system_pool(spec: m.Spec, found: Findings) -> None:
 
 # ---------------------------------------------------------------------------- bare metal
 
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
 
 def _check_baremetal(spec: m.Spec, found: Findings) -> None:
     bm = spec.baremetal
@@ -393,6 +490,20 @@ def _check_baremetal(spec: m.Spec, found: Findings) -> None:
                 )
             else:
                 host.gpu = model_name
+        for key, value in host.labels.items():
+            # k3s takes them as --node-label flags; a bad one would only fail on the host.
+            if not m._LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+                found.error(
+                    f"{path}.labels",
+                    f"{key}={value} is not a Kubernetes label",
+                    "use letters, digits, '-', '_' and '.', at most 63 characters per value",
+                )
+    if bm.airgap is not None and bm.airgap.install_script is None:
+        found.error(
+            "baremetal.airgap.install_script",
+            "air-gapped hosts cannot download the k3s install script",
+            "download https://get.k3s.io once and give its local path",
+        )
 
 
 # ---------------------------------------------------------------------------- storage

@@ -1,0 +1,131 @@
+"""`kfstack verify`: run the platform checks against a running cluster and report them.
+
+The command resolves the kubeconfig (`--kubeconfig`, else the existing target's, else
+the one `up` keeps in the work directory), connects through `connect()`, runs
+`installer.verify.run` and writes the report to `<workdir>/verify/report.json`. Exit code
+0 when nothing failed (checks that could not run are listed with the reason), 1 when a
+check failed, 2 for a usage problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from installer import verify
+from installer.commands import common
+from installer.console import Run
+from installer.errors import KfstackError, UserError
+from installer.spec.model import Spec
+from installer.verify.kube import KubeApi
+from installer.workdir import Workdir
+
+
+def kubeconfig_for(spec: Spec, wd: Workdir, given: str | None) -> Path:
+    """The kubeconfig to use. Raises UserError when it does not exist."""
+    if given:
+        path, source = Path(given).expanduser(), "--kubeconfig"
+    elif spec.target == "existing":
+        path, source = Path(spec.existing.kubeconfig).expanduser(), "existing.kubeconfig"
+    else:
+        path, source = wd.kubeconfig, "the work directory"
+    if not path.is_file():
+        raise UserError(
+            f"no kubeconfig at {path} (from {source})",
+            hint="run `kfstack up` first, or pass --kubeconfig PATH",
+        )
+    return path
+
+
+def connect(kubeconfig: Path, context: str | None) -> KubeApi:
+    """A Kubernetes API client for the verify checks.
+
+    Raises:
+        KfstackError: this build has no Kubernetes client, or it cannot connect.
+    """
+    try:
+        from installer import kube  # the REST client from the install-engine work (issue 6)
+    except ImportError:
+        raise KfstackError(
+            "this build of kfstack has no Kubernetes client yet (installer/kube)",
+            hint="verify runs once the install engine's client is merged",
+        ) from None
+    return kube.connect(kubeconfig, context=context)
+
+
+@click.command("verify")
+@common.spec_option
+@common.workdir_option
+@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster [default: as `up`].")
+@click.option("--context", default=None, help="Context in the kubeconfig.")
+@click.option(
+    "--check",
+    "selected",
+    multiple=True,
+    type=click.Choice(verify.CHECKS),
+    help="Run only these checks (repeatable) [default: all].",
+)
+@click.option("--kfp-url", default=None, help="KFP API base [default: https://<domain>/pipeline].")
+@click.option(
+    "--ca-file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="CA bundle that signed the gateway's certificate.",
+)
+@click.option(
+    "--timeout",
+    default=900,
+    show_default=True,
+    type=click.IntRange(10, 7200),
+    help="Seconds each GPU Job, pipeline run or notebook may take.",
+)
+@common.output_option
+@common.debug_option
+@common.kfstack_command("verify", spec_logs=True)
+def command(
+    run: Run,
+    config: str,
+    workdir: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    selected: tuple[str, ...],
+    kfp_url: str | None,
+    ca_file: str | None,
+    timeout: int,
+    output: str,
+    debug: bool,
+) -> int:
+    """Check a running platform: GPUs, pipelines (with team isolation) and notebooks.
+
+    Exit code 0 when no check failed, 1 when one did.
+    """
+    loaded, wd = common.load(run, config, workdir)
+    spec = loaded.spec
+    if spec.target == "existing" and context is None:
+        context = spec.existing.context
+    path = kubeconfig_for(spec, wd, kubeconfig)
+    kube = connect(path, context)
+    options = verify.VerifyOptions(
+        checks=tuple(c for c in verify.CHECKS if c in selected) or verify.CHECKS,
+        kfp_url=kfp_url,
+        ca_file=ca_file,
+        gpu_timeout=timeout,
+        pipeline_timeout=timeout,
+        notebook_timeout=timeout,
+    )
+    report = verify.run(spec, kube, options, run.reporter)
+    report_path = report.write(wd.root / "verify" / "report.json")
+    counts = report.to_dict()["summary"]
+    if output == "json":
+        run.emit_json(report.to_dict() | {"report": str(report_path)})
+    else:
+        run.echo(
+            f"verify {spec.full_name}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['not-run']} not run; report: {report_path}"
+        )
+        for check in report.not_run:
+            run.echo(f"  not run: {check.name}: {check.reason}")
+        for check in report.failed:
+            run.echo(f"  failed: {check.name}: {check.reason}")
+    return common.EXIT_FAILED if report.failed else common.EXIT_OK

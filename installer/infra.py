@@ -1,0 +1,172 @@
+"""The infrastructure layer as library functions: plan, apply, destroy and read outputs.
+
+Target-agnostic: `stacks.for_spec(spec)` supplies the Terraform root configuration
+and the target's hooks; this module drives the runner. Commands (`kfstack plan`,
+`apply`, `destroy`, `output`) and `kfstack up` call these and render the results.
+
+Every operation runs the same numbered steps, shown as phases on the reporter:
+
+    1. check access      the target's credentials (`Stack.check_access`)
+    2. prepare state     the remote state store, when `state.create` asks for it
+    3. write + init      the root configuration into `<workdir>/terraform`, then
+                         `terraform init` (skipped when providers/modules/backend are unchanged)
+    4. plan              a saved plan and its summary
+    5. apply             only when `confirm(summary)` agrees (and there are changes)
+    6. outputs           `terraform output -json` → `InfraOutputs`
+
+The configuration, `.terraform.lock.hcl` and local state stay in the work directory,
+so a later plan reproduces the same provider versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import stacks
+from installer.console import Reporter
+from installer.errors import KfstackError
+from installer.spec.model import Spec
+from installer.terraform import PlanSummary, Terraform
+from installer.workdir import Workdir
+from stacks.base import InfraOutputs, Stack
+
+LOG = logging.getLogger("kfstack.infra")
+
+STEPS = 6
+Confirm = Callable[[PlanSummary], bool]
+
+
+@dataclass
+class InfraResult:
+    """What an infra operation did: the plan it made and, after apply, the outputs."""
+
+    plan: PlanSummary
+    applied: bool
+    outputs: InfraOutputs | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_dict(),
+            "applied": self.applied,
+            "outputs": self.outputs.model_dump(mode="json") if self.outputs else None,
+        }
+
+
+def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, Terraform]:
+    stack = stacks.for_spec(spec)
+    runner = Terraform.for_spec(spec, workdir.terraform, reporter)
+
+    reporter.phase(1, STEPS, f"checking access to {spec.target}")
+    stack.check_access()
+
+    reporter.phase(2, STEPS, "preparing the state store")
+    stack.prepare_state(reporter)
+
+    reporter.phase(3, STEPS, f"writing the configuration and running {runner.name} init")
+    workdir.ensure()
+    stack.write(workdir.terraform)
+    if runner.init():
+        reporter.ok(f"{runner.name} init")
+    return stack, runner
+
+
+def plan_infra(
+    spec: Spec, workdir: Workdir, reporter: Reporter, *, destroy: bool = False
+) -> PlanSummary:
+    """Plan the infrastructure (or its destruction) and summarise the plan.
+
+    Raises:
+        ToolMissingError: terraform/tofu missing or outside `engine.version`.
+        CredentialsError: the target's credentials are missing or rejected.
+        StateLockedError: another run holds the state lock.
+        ToolError: init or plan failed.
+    """
+    _, runner = _prepare(spec, workdir, reporter)
+    reporter.phase(4, STEPS, "planning the destruction" if destroy else "planning")
+    summary = runner.plan(destroy=destroy, show=True)
+    reporter.ok(f"plan: {summary.headline()}")
+    return summary
+
+
+def apply_infra(
+    spec: Spec, workdir: Workdir, reporter: Reporter, confirm: Confirm | None = None
+) -> InfraResult:
+    """Plan, ask `confirm(summary)` when there are changes, apply, and read the outputs.
+
+    Without `confirm` the plan is applied. Returns `applied=False` when `confirm`
+    declined; nothing has changed then.
+
+    Raises:
+        ToolMissingError, CredentialsError, StateLockedError, ToolError: as `plan_infra`,
+            and ToolError when a resource fails to apply.
+        Interrupted: Ctrl-C during apply (terraform stopped gracefully first).
+    """
+    _, runner = _prepare(spec, workdir, reporter)
+    reporter.phase(4, STEPS, "planning")
+    summary = runner.plan()
+    reporter.ok(f"plan: {summary.headline()}")
+    applied = False
+    if summary.has_changes:
+        if confirm is not None and not confirm(summary):
+            return InfraResult(plan=summary, applied=False)
+        reporter.phase(5, STEPS, f"applying ({summary.headline()})")
+        runner.apply(summary)
+        applied = True
+        reporter.ok("applied")
+    else:
+        reporter.phase(5, STEPS, "nothing to apply")
+    reporter.phase(6, STEPS, "reading outputs")
+    outputs = _outputs(spec, runner)
+    return InfraResult(plan=summary, applied=applied, outputs=outputs)
+
+
+def destroy_infra(
+    spec: Spec, workdir: Workdir, reporter: Reporter, confirm: Confirm | None = None
+) -> InfraResult:
+    """Plan the destruction, ask `confirm(summary)`, and destroy everything kfstack made.
+
+    Raises:
+        As `apply_infra`.
+    """
+    _, runner = _prepare(spec, workdir, reporter)
+    reporter.phase(4, STEPS, "planning the destruction")
+    summary = runner.plan(destroy=True)
+    reporter.ok(f"plan: {summary.headline()}")
+    if summary.has_changes and (confirm is None or confirm(summary)):
+        reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
+        runner.apply(summary, label="destroy")
+        reporter.ok("destroyed")
+        return InfraResult(plan=summary, applied=True)
+    return InfraResult(plan=summary, applied=False)
+
+
+def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
+    """The outputs of the last apply, read from the state (no plan, no credentials check).
+
+    Raises:
+        KfstackError: nothing has been applied yet.
+        ToolError: terraform cannot read the state.
+    """
+    if not (workdir.terraform / ".terraform").is_dir():
+        raise KfstackError(
+            f"no infrastructure has been applied from this spec yet ({workdir.terraform})",
+            hint="run `kfstack apply` first",
+        )
+    stack = stacks.for_spec(spec)
+    runner = Terraform.for_spec(spec, workdir.terraform, reporter)
+    stack.write(workdir.terraform)
+    runner.init()
+    return _outputs(spec, runner)
+
+
+def _outputs(spec: Spec, runner: Terraform) -> InfraOutputs:
+    raw = runner.output()
+    if not raw:
+        raise KfstackError(
+            "the Terraform state has no outputs: nothing has been applied yet",
+            hint="run `kfstack apply` first",
+        )
+    return InfraOutputs.from_terraform(spec.target, raw)

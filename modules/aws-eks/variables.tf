@@ -1,0 +1,106 @@
+variable "cluster_name" {
+  description = "Name of the EKS cluster; also the prefix of its IAM roles."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][-a-zA-Z0-9]{0,99}$", var.cluster_name))
+    error_message = "cluster_name must start with a letter and hold only letters, digits and hyphens (at most 100)."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes minor version of the control plane and the node groups, e.g. 1.34."
+  type        = string
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
+    error_message = "kubernetes_version must look like 1.34."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Private subnet IDs (two or more zones) for the control plane's network interfaces and the nodes."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "EKS needs subnets in at least two availability zones."
+  }
+}
+
+variable "endpoint_public_access" {
+  description = "Whether the Kubernetes API is reachable from the internet (private access is always on)."
+  type        = bool
+  default     = true
+}
+
+variable "admin_principal_arns" {
+  description = "IAM principals granted cluster admin through access entries, besides the identity that creates the cluster."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.admin_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/", arn))])
+    error_message = "admin_principal_arns must be IAM role or user ARNs."
+  }
+}
+
+variable "node_pools" {
+  description = <<-EOT
+    One managed node group per entry. ami_type is AL2023_x86_64_STANDARD for CPU pools and
+    AL2023_x86_64_NVIDIA for GPU pools; taint effects use the EKS names (NO_SCHEDULE ...).
+  EOT
+  type = map(object({
+    instance_types = list(string)
+    ami_type       = string
+    capacity_type  = string
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_size      = number
+    labels         = map(string)
+    taints = list(object({
+      key    = string
+      value  = string
+      effect = string
+    }))
+  }))
+
+  validation {
+    condition     = alltrue([for p in values(var.node_pools) : p.min_size <= p.desired_size && p.desired_size <= p.max_size && p.max_size >= 1])
+    error_message = "Every pool needs min_size <= desired_size <= max_size and max_size >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.node_pools) : contains(["ON_DEMAND", "SPOT"], p.capacity_type)])
+    error_message = "capacity_type must be ON_DEMAND or SPOT."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for p in values(var.node_pools) : [for t in p.taints : contains(["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"], t.effect)]]))
+    error_message = "Taint effects must be NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE."
+  }
+}
+
+variable "addons" {
+  description = "managed: install the EBS (and EFS) CSI drivers as EKS add-ons; self-managed: leave them to the platform layer (the IAM roles are created either way)."
+  type        = string
+  default     = "managed"
+
+  validation {
+    condition     = contains(["managed", "self-managed"], var.addons)
+    error_message = "addons must be managed or self-managed."
+  }
+}
+
+variable "efs_csi" {
+  description = "Whether the EFS CSI driver's IAM role (and, with managed add-ons, the add-on) is created."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,317 @@
+"""The EKS stack: spec → a Terraform root calling `modules/aws-vpc`, `aws-eks`, `aws-efs`.
+
+    main.tf.json
+    ├── terraform   required AWS provider (>= 5.100, < 7.0), backend (local or s3)
+    ├── provider    aws, region from the spec; credentials from the standard AWS env
+    ├── module.vpc  new VPC, public + private subnets over aws.zones, NAT per aws.network.nat
+    │               (absent for an existing VPC: its ids come from aws.network)
+    ├── module.eks  IAM roles, the cluster (creator is admin), one node group per pool,
+    │               CSI IRSA roles, and the CSI add-ons when aws.addons is managed
+    ├── module.efs  with storage.rwx: EFS, a mount target per private subnet, NFS group
+    └── output      the `stacks.base.InfraOutputs` fields, plus vpc/subnet/CSI role ids
+
+Pools are typed here (`_node_group`) into the module's `node_pools` input: GPU pools
+get the NVIDIA AL2023 AMI type, their taints (`pool.effective_taints`, with Kubernetes
+effect names turned into EKS's) and the labels the platform layer selects on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from installer import aws_api
+from installer.console import Reporter
+from installer.spec.model import NodePool, Spec
+from installer.workdir import write_private
+from stacks.base import GpuPoolOutput, InfraOutputs, Stack
+
+PROVIDER_CONSTRAINT = ">= 5.100, < 7.0"
+AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
+AMI_STANDARD = "AL2023_x86_64_STANDARD"
+AMI_ARM = "AL2023_ARM_64_STANDARD"
+
+POOL_LABEL = "kfstack.dev/pool"
+GPU_MODEL_LABEL = "kfstack.dev/gpu-model"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+
+_EKS_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+}
+# Graviton families (m7g, c6gn, r8g ...) need the ARM AMI type.
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+
+
+def pool_labels(pool: NodePool) -> dict[str, str]:
+    labels = {POOL_LABEL: pool.name}
+    if pool.gpu is not None:
+        labels[GPU_MODEL_LABEL] = pool.gpu.model
+        labels[GPU_PRESENT_LABEL] = "true"
+    labels.update(pool.labels)
+    return labels
+
+
+def _node_group(pool: NodePool) -> dict[str, Any]:
+    assert pool.instance_type is not None  # filled in by the spec rules
+    if pool.is_gpu:
+        ami = AMI_NVIDIA
+    else:
+        ami = AMI_ARM if _GRAVITON.match(pool.instance_type) else AMI_STANDARD
+    return {
+        "instance_types": [pool.instance_type],
+        "ami_type": ami,
+        "capacity_type": "SPOT" if pool.spot else "ON_DEMAND",
+        "min_size": pool.min,
+        "max_size": pool.max,
+        "desired_size": pool.effective_desired,
+        "disk_size": pool.disk_gb,
+        "labels": pool_labels(pool),
+        "taints": [
+            {"key": t.key, "value": t.value, "effect": _EKS_EFFECT[t.effect]}
+            for t in pool.effective_taints
+        ],
+    }
+
+
+class AwsStack(Stack):
+    target = "aws"
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        assert spec.aws is not None
+        self.aws = spec.aws
+
+    @property
+    def cluster_name(self) -> str:
+        return self.spec.full_name
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "kfstack.dev/name": self.spec.name,
+            "kfstack.dev/environment": self.spec.environment,
+            "managed-by": "kfstack",
+        }
+
+    def module_names(self) -> list[str]:
+        names = ["aws-eks"]
+        if not self.aws.network.existing:
+            names.insert(0, "aws-vpc")
+        if self.spec.storage.rwx:
+            names.append("aws-efs")
+        return names
+
+    def providers(self) -> dict[str, str]:
+        return {"hashicorp/aws": PROVIDER_CONSTRAINT}
+
+    # ------------------------------------------------------------------ configuration
+
+    def _terraform_block(self) -> dict[str, Any]:
+        block: dict[str, Any] = {
+            "required_version": ">= 1.6",
+            "required_providers": {
+                "aws": {"source": "hashicorp/aws", "version": PROVIDER_CONSTRAINT}
+            },
+        }
+        state = self.spec.state
+        if state.backend == "s3":
+            s3: dict[str, Any] = {
+                "bucket": state.bucket,
+                "key": state.key or f"{self.spec.name}/{self.spec.environment}/terraform.tfstate",
+                "region": state.region,
+                "encrypt": True,
+            }
+            if state.dynamodb_table:
+                s3["dynamodb_table"] = state.dynamodb_table
+            block["backend"] = {"s3": s3}
+        return block
+
+    def _network(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The VPC module call (or the existing VPC's data source) and the references to
+        the VPC id, its CIDR and the subnets."""
+        net = self.aws.network
+        if net.existing:
+            data = {"aws_vpc": {"existing": {"id": net.vpc_id}}}
+            refs = {
+                "vpc_id": net.vpc_id,
+                "vpc_cidr_block": "${data.aws_vpc.existing.cidr_block}",
+                "private_subnet_ids": list(net.private_subnet_ids),
+                "public_subnet_ids": list(net.public_subnet_ids),
+            }
+            return {"data": data}, refs
+        module = {
+            "source": "./modules/aws-vpc",
+            "name": self.cluster_name,
+            "cidr": net.cidr,
+            "zones": list(self.aws.zones),
+            "nat": net.nat,
+            "tags": self.tags,
+        }
+        refs = {
+            "vpc_id": "${module.vpc.vpc_id}",
+            "vpc_cidr_block": "${module.vpc.vpc_cidr_block}",
+            "private_subnet_ids": "${module.vpc.private_subnet_ids}",
+            "public_subnet_ids": "${module.vpc.public_subnet_ids}",
+        }
+        return {"module": {"vpc": module}}, refs
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        extra, net = self._network()
+        modules: dict[str, Any] = dict(extra.get("module", {}))
+        modules["eks"] = {
+            "source": "./modules/aws-eks",
+            "cluster_name": self.cluster_name,
+            "kubernetes_version": self.spec.kubernetes.version,
+            "subnet_ids": net["private_subnet_ids"],
+            "endpoint_public_access": self.aws.endpoint_public_access,
+            "admin_principal_arns": list(self.aws.admin_role_arns),
+            "node_pools": {pool.name: _node_group(pool) for pool in self.spec.node_pools},
+            "addons": self.aws.addons,
+            "efs_csi": self.spec.storage.rwx,
+            "tags": self.tags,
+        }
+        if self.spec.storage.rwx:
+            modules["efs"] = {
+                "source": "./modules/aws-efs",
+                "name": self.cluster_name,
+                "vpc_id": net["vpc_id"],
+                "vpc_cidr_block": net["vpc_cidr_block"],
+                "subnet_ids": net["private_subnet_ids"],
+                "tags": self.tags,
+            }
+        main: dict[str, Any] = {
+            "terraform": self._terraform_block(),
+            "provider": {"aws": {"region": self.aws.region}},
+            "module": modules,
+            "output": self._outputs(net),
+        }
+        if "data" in extra:
+            main["data"] = extra["data"]
+        return {"main.tf.json": main}
+
+    def _outputs(self, net: dict[str, Any]) -> dict[str, Any]:
+        def out(value: Any, description: str) -> dict[str, Any]:
+            return {"value": value, "description": description}
+
+        rwx = "${module.efs.file_system_id}" if self.spec.storage.rwx else None
+        return {
+            "cluster_name": out("${module.eks.cluster_name}", "EKS cluster name"),
+            "region": out(self.aws.region, "AWS region"),
+            "endpoint": out("${module.eks.endpoint}", "Kubernetes API server URL"),
+            "ca_data": out("${module.eks.ca_data}", "base64 CA of the API server"),
+            "oidc_issuer": out("${module.eks.oidc_issuer}", "OIDC issuer (IRSA)"),
+            "node_pools": out("${module.eks.node_groups}", "managed node group names"),
+            "gpu_pools": out(
+                [p.model_dump() for p in self._gpu_pools()],
+                "GPU pools: model, count, the labels and taints workloads select on",
+            ),
+            "rwx_filesystem_id": out(rwx, "EFS file system id (null without storage.rwx)"),
+            "vpc_id": out(net["vpc_id"], "VPC id"),
+            "private_subnet_ids": out(net["private_subnet_ids"], "private subnet ids"),
+            "csi_role_arns": out("${module.eks.csi_role_arns}", "IRSA role per CSI driver"),
+            "addons": out(self.aws.addons, "who installs the CSI drivers"),
+        }
+
+    def _gpu_pools(self) -> list[GpuPoolOutput]:
+        return [
+            GpuPoolOutput(
+                name=pool.name,
+                gpu_model=pool.gpu.model,
+                gpu_count=pool.gpu.count,
+                labels=pool_labels(pool),
+                taints=[
+                    {"key": t.key, "value": t.value, "effect": t.effect}
+                    for t in pool.effective_taints
+                ],
+                driver="platform",
+            )
+            for pool in self.spec.gpu_pools
+            if pool.gpu is not None
+        ]
+
+    def pending_outputs(self) -> InfraOutputs:
+        return InfraOutputs(
+            target=self.target,
+            cluster_name=self.cluster_name,
+            region=self.aws.region,
+            node_pools=[pool.name for pool in self.spec.node_pools],
+            gpu_pools=self._gpu_pools(),
+            load_balancer=True,
+        )
+
+    # ------------------------------------------------------------------ hooks
+
+    def check_access(self) -> None:
+        """Raises: CredentialsError (no or rejected AWS credentials)."""
+        aws_api.check_credentials(self.aws.region)
+
+    def prepare_state(self, reporter: Reporter) -> None:
+        """Create the S3 bucket and DynamoDB table of `state` when `state.create` is set.
+
+        Raises:
+            CredentialsError, KfstackError: AWS refused or could not be reached.
+        """
+        state = self.spec.state
+        if state.backend != "s3" or not state.create:
+            return
+        assert state.bucket and state.region  # required by the spec rules for s3
+        created = aws_api.ensure_state_store(
+            bucket=state.bucket,
+            table=state.dynamodb_table,
+            region=state.region,
+            reporter=reporter,
+        )
+        for item in created:
+            reporter.ok(f"created {item}")
+
+    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
+        """Describe the cluster and write a kubeconfig whose user runs
+        `kfstack eks-token`, so tokens refresh for as long as the file is used.
+
+        Raises:
+            CredentialsError: credentials missing or rejected.
+            KfstackError: the cluster does not exist or AWS cannot be reached.
+        """
+        name = outputs.cluster_name or self.cluster_name
+        region = outputs.region or self.aws.region
+        cluster = aws_api.describe_cluster(name, region)
+        context = f"kfstack-{name}"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": cluster["endpoint"],
+                        "certificate-authority-data": cluster["certificateAuthority"]["data"],
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": context,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "kfstack",
+                            "args": ["eks-token", "--cluster", name, "--region", region],
+                            "interactiveMode": "Never",
+                            "provideClusterInfo": False,
+                        }
+                    },
+                }
+            ],
+            "contexts": [{"name": context, "context": {"cluster": name, "user": context}}],
+            "current-context": context,
+        }
+        write_private(dest, yaml.safe_dump(config, sort_keys=False))
+        return dest
+
+
+STACK_CLASS = AwsStack

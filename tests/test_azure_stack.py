@@ -1,0 +1,117 @@
+"""The AKS stack: what the spec decides in the generated root."""
+
+from __future__ import annotations
+
+import yaml
+from click.testing import CliRunner
+from cloud_specs import SUBSCRIPTION, azure_spec
+
+import stacks
+from installer.cli import cli
+from installer.spec import load_spec
+from stacks import azure
+
+
+def _doc(spec) -> dict:
+    return azure.AzureStack(spec).documents()["main.tf.json"]
+
+
+def test_the_azure_target_selects_the_aks_stack_with_the_subscription_provider(examples):
+    stack = stacks.for_spec(load_spec(examples / "azure.yaml").spec)
+    doc = stack.documents()["main.tf.json"]
+    assert isinstance(stack, azure.AzureStack)
+    assert stack.providers() == {"hashicorp/azurerm": ">= 4.40, < 5.0"}
+    assert doc["provider"] == {"azurerm": {"subscription_id": SUBSCRIPTION, "features": {}}}
+
+
+def test_the_resource_group_defaults_to_name_and_environment_and_can_be_named():
+    assert (
+        _doc(azure_spec("eastus", []))["resource"]["azurerm_resource_group"]["this"]["name"]
+        == "mx-test"
+    )
+    spec = azure_spec("eastus", [])
+    spec.azure.resource_group = "ml-rg"
+    assert _doc(spec)["resource"]["azurerm_resource_group"]["this"]["name"] == "ml-rg"
+
+
+def test_a_new_vnet_gets_the_spec_cidrs_and_an_existing_subnet_passes_through():
+    new = _doc(azure_spec("eastus", []))["module"]["network"]
+    existing = _doc(azure_spec("eastus", [], existing_network=True))["module"]["network"]
+    assert (new["cidr"], new["node_cidr"]) == ("10.30.0.0/16", "10.30.0.0/20")
+    assert existing["existing_subnet_id"].endswith("/virtualNetworks/hub/subnets/aks-nodes")
+    assert "cidr" not in existing
+
+
+def test_the_critical_system_pool_is_separate_from_the_spec_pools():
+    aks = _doc(azure_spec("eastus", []))["module"]["aks"]
+    assert aks["system_pool"]["name"] == "critical"
+    assert aks["system_pool"]["vm_size"] == "Standard_D4s_v5"
+    assert set(aks["node_pools"]) == {"system"}
+    assert azure.AzureStack(azure_spec("eastus", [])).pending_outputs().node_pools == [
+        "critical",
+        "system",
+    ]
+
+
+def test_disk_and_files_csi_are_on_and_snapshots_follow_the_spec():
+    plain = _doc(azure_spec("eastus", []))["module"]["aks"]
+    snap = _doc(azure_spec("eastus", [], snapshots=True))["module"]["aks"]
+    assert (plain["disk_csi"], plain["file_csi"], plain["snapshot_controller"]) == (
+        True,
+        True,
+        False,
+    )
+    assert snap["snapshot_controller"] is True
+
+
+def test_the_cluster_module_enables_oidc_workload_identity_and_critical_addons_only(repo):
+    import tf_schema
+
+    doc = tf_schema.load_hcl(repo / "modules" / "azure-aks" / "main.tf")
+    cluster = doc["resource"][0]['"azurerm_kubernetes_cluster"']['"this"']
+    assert cluster["oidc_issuer_enabled"] is True
+    assert cluster["workload_identity_enabled"] is True
+    assert cluster["default_node_pool"][0]["only_critical_addons_enabled"] is True
+    profile = cluster["storage_profile"][0]
+    assert profile["disk_driver_enabled"] == "${var.disk_csi}"
+    assert profile["file_driver_enabled"] == "${var.file_csi}"
+
+
+# ---------------------------------------------------------------------------- spec rules
+
+
+def _validate(tmp_path, pools: list[dict]):
+    path = tmp_path / "kfstack.yaml"
+    data = {
+        "name": "ml",
+        "target": "azure",
+        "azure": {"subscription_id": SUBSCRIPTION, "location": "eastus"},
+        "node_pools": pools,
+    }
+    path.write_text(yaml.safe_dump(data))
+    return CliRunner().invoke(cli, ["validate", "-c", str(path)])
+
+
+def test_a_pool_name_aks_cannot_use_is_refused_with_a_suggestion(tmp_path):
+    result = _validate(
+        tmp_path,
+        [
+            {"name": "system", "role": "system"},
+            {"name": "gpu-t4", "gpu": {"model": "T4"}, "min": 0},
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "node_pools[1].name" in result.output
+    assert "for example gput4" in result.output
+
+
+def test_a_spot_system_pool_is_refused_on_aks(tmp_path):
+    result = _validate(tmp_path, [{"name": "system", "role": "system", "spot": True}])
+    assert result.exit_code == 2, result.output
+    assert "node_pools[0].spot" in result.output
+
+
+def test_the_aks_critical_pool_name_is_reserved(tmp_path):
+    result = _validate(tmp_path, [{"name": "critical", "role": "system"}])
+    assert result.exit_code == 2, result.output
+    assert "node_pools[0].name" in result.output

@@ -1,0 +1,332 @@
+"""The bare-metal stack applied for real: Terraform over SSH to four test hosts.
+
+What is real: `terraform apply` of the root that `BaremetalStack.write()` lays down, the
+module's provisioners over SSH, OpenSSH's sshd on every host, the module's install and
+remove scripts, and `write_kubeconfig` over the OpenSSH client.
+
+What is a stand-in, because it cannot be downloaded here: the k3s binary, the k3s
+install script and the NVIDIA container runtime are the scripts in
+`tests/standins/k3s/`. They record what they were asked to do (arguments, K3S_URL,
+K3S_TOKEN, labels, taints, runtime) into /var/tmp/k3s-standin/records on the host they
+run on, and the k3s stand-in writes what a real server writes (node token, k3s.yaml).
+The stack runs in air-gap mode, which copies binary, image tarball and install script
+from local paths, so the stand-ins travel the same way the real artifacts would.
+
+The hosts are network namespaces with their own sshd and their own overlay view of
+/etc, /var and /usr/local (see `tests/netns_hosts.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import netns_hosts
+import pytest
+import yaml
+
+from installer.secrets import SecretStore
+from installer.spec.model import Spec
+from installer.spec.rules import check
+from stacks.baremetal import STACK_CLASS as BaremetalStack
+from stacks.base import InfraOutputs
+
+pytestmark = pytest.mark.integration
+
+STANDINS = Path(__file__).parent / "standins" / "k3s"
+HOSTS = ["ctrl", "cpu1", "cpu2", "gpu1"]
+VERSION = "v1.34.2+k3s1"
+GPU_MODEL = "A100-80GB"
+
+_skip_reason = netns_hosts.unavailable()
+if _skip_reason:
+    pytest.skip(_skip_reason, allow_module_level=True)
+
+
+class Cluster:
+    """The applied stack: the hosts, the Terraform root, the token and what to re-apply."""
+
+    def __init__(self, network: netns_hosts.HostNetwork, base: Path) -> None:
+        self.network = network
+        self.base = base
+        self.root = base / "terraform"
+        self.airgap = self._airgap_bundle()
+        self.token = ""
+        self.labels = {"cpu1": {"team": "vision"}}
+
+    def _airgap_bundle(self) -> dict[str, str]:
+        bundle = self.base / "airgap"
+        bundle.mkdir()
+        binary = bundle / "k3s"
+        binary.write_text((STANDINS / "k3s").read_text().replace("@K3S_VERSION@", VERSION))
+        binary.chmod(0o755)
+        images = bundle / "k3s-airgap-images-amd64.tar"
+        with tarfile.open(images, "w") as tar:
+            tar.add(STANDINS / "k3s", arcname="manifest.json")
+        return {
+            "binary": str(binary),
+            "images": str(images),
+            "install_script": str(STANDINS / "install.sh"),
+        }
+
+    def spec(self, names: list[str]) -> Spec:
+        hosts = [
+            {
+                "name": name,
+                "address": self.network.hosts[name].address,
+                "ssh_key": str(self.network.key),
+                "role": "server" if name == "ctrl" else "agent",
+                **({"gpu": GPU_MODEL.lower(), "gpu_count": 2} if name.startswith("gpu") else {}),
+                "labels": self.labels.get(name, {}),
+            }
+            for name in names
+        ]
+        spec = Spec.model_validate(
+            {
+                "name": "lab",
+                "target": "baremetal",
+                "baremetal": {"version": VERSION, "hosts": hosts, "airgap": self.airgap},
+            }
+        )
+        findings = check(spec)
+        assert not findings.problems, findings.problems
+        return spec
+
+    def terraform(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_VAR_k3s_token": self.token}
+        return self.network.in_control(
+            ["terraform", f"-chdir={self.root}", *args, "-no-color"], env=env, timeout=240
+        )
+
+    def apply(self, names: list[str]) -> BaremetalStack:
+        stack = BaremetalStack(self.spec(names))
+        self.token = stack.secret_variables(SecretStore(self.base / "secrets"))["k3s_token"]
+        stack.write(self.root)
+        for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+            result = self.terraform(*args)
+            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        return stack
+
+    def records(self, name: str) -> list[list[str]]:
+        return self.network.hosts[name].records()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("baremetal")
+    with netns_hosts.host_network(base, HOSTS) as network:
+        # The GPU host comes with the NVIDIA toolkit installed, as kfstack expects.
+        runtime = "/usr/local/bin/nvidia-container-runtime"
+        installed = network.ssh(
+            network.hosts["gpu1"],
+            f"mkdir -p /usr/local/bin && cat > {runtime} && chmod 0755 {runtime}",
+            input=(STANDINS / "nvidia-container-runtime").read_text(),
+        )
+        assert installed.returncode == 0, installed.stderr
+        cluster = Cluster(network, base)
+        cluster.stack = cluster.apply(HOSTS)
+        cluster.first_records = {name: cluster.records(name) for name in HOSTS}
+        yield cluster
+
+
+def events(records: list[list[str]], event: str) -> list[list[str]]:
+    return [record for record in records if record[1] == event]
+
+
+def fields(record: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in record[2:] if "=" in item)
+
+
+def test_the_server_is_up_before_any_agent_is_installed(cluster):
+    ready = events(cluster.first_records["ctrl"], "ready")
+    assert len(ready) == 1
+    for agent in ("cpu1", "cpu2", "gpu1"):
+        (install,) = events(cluster.first_records[agent], "install")
+        assert int(install[0]) > int(ready[0][0]), f"{agent} installed before the server was up"
+
+
+def test_agents_join_with_the_cluster_token_and_the_server_address(cluster):
+    server = cluster.network.hosts["ctrl"]
+    for agent in ("cpu1", "cpu2", "gpu1"):
+        (install,) = events(cluster.first_records[agent], "install")
+        values = fields(install)
+        assert values["role"] == "agent"
+        assert values["K3S_URL"] == f"https://{server.address}:6443"
+        assert values["K3S_TOKEN"] == cluster.token
+        assert values["version"] == VERSION
+        assert values["exec"].startswith(f"agent --node-name {agent}")
+    (server_install,) = events(cluster.first_records["ctrl"], "install")
+    assert fields(server_install)["K3S_TOKEN"] == cluster.token
+    assert fields(server_install)["K3S_URL"] == ""
+    assert (
+        server.path("/var/lib/rancher/k3s/server/node-token")
+        .read_text()
+        .strip()
+        .endswith(cluster.token)
+    )
+
+
+def test_air_gap_artifacts_are_copied_into_place_on_every_host(cluster):
+    for name in HOSTS:
+        host = cluster.network.hosts[name]
+        (install,) = events(cluster.first_records[name], "install")
+        assert fields(install)["images"].split() == ["k3s-airgap-images-amd64.tar"]
+        k3s = host.path("/usr/local/bin/k3s")
+        assert k3s.read_text() == Path(cluster.airgap["binary"]).read_text()
+        token = host.path("/etc/rancher/k3s/kfstack-token")
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600
+        assert not host.path("/var/tmp/kfstack-k3s/token").exists(), "staged token left behind"
+
+
+def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
+    (install,) = events(cluster.first_records["gpu1"], "install")
+    command = fields(install)["exec"].split()
+    pairs = list(zip(command, command[1:], strict=False))
+    assert ("--node-label", "nvidia.com/gpu.present=true") in pairs
+    assert ("--node-label", f"kfstack.dev/gpu-model={GPU_MODEL}") in pairs
+    assert ("--node-taint", "nvidia.com/gpu=present:NoSchedule") in pairs
+    assert ("--default-runtime", "nvidia") in pairs
+    assert events(cluster.first_records["gpu1"], "nvidia-container-runtime")
+
+    (cpu_install,) = events(cluster.first_records["cpu1"], "install")
+    cpu_command = fields(cpu_install)["exec"]
+    assert "nvidia" not in cpu_command and "--node-taint" not in cpu_command
+    assert "--node-label team=vision" in cpu_command
+
+
+def test_hosts_cannot_see_each_others_files(cluster):
+    network = cluster.network
+    assert network.ssh(network.hosts["ctrl"], "test -s /etc/rancher/k3s/k3s.yaml").returncode == 0
+    for agent in ("cpu1", "cpu2", "gpu1"):
+        probe = network.ssh(network.hosts[agent], "test -e /etc/rancher/k3s/k3s.yaml")
+        assert probe.returncode == 1, f"{agent} sees the server's kubeconfig"
+    assert not Path("/etc/rancher/k3s/kfstack-token").exists(), "the machine itself was changed"
+
+
+def test_the_kubeconfig_is_fetched_private_and_points_at_the_server(
+    cluster, tmp_path, monkeypatch
+):
+    # The machine running kfstack reaches the hosts only from the control namespace:
+    # an `ssh` on PATH that enters it first (the network path is the only stand-in here).
+    wrapper = tmp_path / "bin" / "ssh"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\nexec ip netns exec {cluster.network.control} /usr/bin/ssh "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    outputs = InfraOutputs.from_terraform("baremetal", terraform_outputs(cluster))
+
+    path = cluster.stack.write_kubeconfig(outputs, tmp_path / "env" / "kubeconfig")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    config = yaml.safe_load(path.read_text())
+    server = cluster.network.hosts["ctrl"].address
+    assert config["clusters"][0]["cluster"]["server"] == f"https://{server}:6443"
+    assert config["current-context"] == "lab-dev"
+    assert config["contexts"][0]["context"] == {"cluster": "lab-dev", "user": "lab-dev"}
+
+
+def terraform_outputs(cluster) -> dict:
+    result = cluster.terraform("output", "-json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_terraform_outputs_match_what_the_stack_predicts_before_apply(cluster):
+    applied = InfraOutputs.from_terraform("baremetal", terraform_outputs(cluster))
+    pending = cluster.stack.pending_outputs()
+    assert applied.model_dump(exclude={"init_server"}) == pending.model_dump()
+    assert applied.gpu_pools[0].driver == "host"
+
+
+def test_a_second_apply_changes_nothing(cluster):
+    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    # The install script itself is idempotent: run again by hand, it installs nothing.
+    host = cluster.network.hosts["cpu1"]
+    before = cluster.records("cpu1")
+    state = json.loads(cluster.terraform("show", "-json").stdout)
+    (agent,) = [
+        resource
+        for resource in resources(state["values"]["root_module"])
+        if resource["address"] == 'module.k3s.module.agent["cpu1"].terraform_data.this'
+    ]
+    rerun = cluster.network.ssh(host, agent["values"]["triggers_replace"]["command"])
+    assert rerun.returncode == 0, rerun.stderr
+    assert "nothing to change" in rerun.stdout
+    assert cluster.records("cpu1") == before
+
+
+def test_changing_a_label_reinstalls_in_place_without_uninstalling(cluster):
+    before = {name: cluster.records(name) for name in HOSTS}
+
+    cluster.labels["cpu1"] = {"team": "nlp"}
+    cluster.apply(HOSTS)
+
+    new = cluster.records("cpu1")[len(before["cpu1"]) :]
+    assert [record[1] for record in new] == ["install", "run"]
+    assert "--node-label team=nlp" in fields(new[0])["exec"]
+    assert cluster.network.hosts["cpu1"].path("/usr/local/bin/k3s").exists()
+    # k3s applies --node-label only at registration: the registered node is relabelled
+    # through the server, and the replaced instance's destroy step drains nothing.
+    on_server = [r[1:] for r in cluster.records("ctrl")[len(before["ctrl"]) :]]
+    assert ["kubectl", "label", "node", "cpu1", "team=nlp", "--overwrite"] in on_server
+    assert not [r for r in on_server if r[1] in ("drain", "delete")]
+    for name in ("cpu2", "gpu1"):
+        assert cluster.records(name) == before[name]
+
+
+def resources(module: dict) -> list[dict]:
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += resources(child)
+    return found
+
+
+def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):
+    untouched = ("ctrl", "cpu1", "gpu1")
+    before = {name: cluster.records(name) for name in untouched}
+
+    cluster.apply([name for name in HOSTS if name != "cpu2"])
+
+    removed = cluster.network.hosts["cpu2"]
+    assert events(cluster.records("cpu2"), "uninstall")
+    assert not removed.path("/usr/local/bin/k3s").exists()
+    assert not removed.path("/var/tmp/kfstack-k3s").exists()
+    server_records = cluster.records("ctrl")
+    assert server_records[: len(before["ctrl"])] == before["ctrl"]
+    new_on_server = server_records[len(before["ctrl"]) :]
+    assert [r[1:4] for r in new_on_server] == [
+        ["kubectl", "drain", "cpu2"],
+        ["kubectl", "delete", "node"],
+    ]
+    assert new_on_server[1][4] == "cpu2"
+    for name in ("cpu1", "gpu1"):
+        assert cluster.records(name) == before[name]
+        assert cluster.network.hosts[name].path("/usr/local/bin/k3s").exists()
+    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_destroying_the_cluster_uninstalls_k3s_from_every_host(cluster):
+    result = cluster.terraform("destroy", "-auto-approve", "-input=false")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    for name in ("ctrl", "cpu1", "gpu1"):
+        host = cluster.network.hosts[name]
+        assert events(cluster.records(name), "uninstall"), f"{name} was not uninstalled"
+        assert not host.path("/usr/local/bin/k3s").exists()
+        assert not host.path("/etc/rancher/k3s/kfstack-token").exists()
+    drained = {r[3] for r in events(cluster.records("ctrl"), "kubectl") if r[2] == "drain"}
+    assert {"cpu1", "gpu1"} <= drained
+    (server_uninstall,) = events(cluster.records("ctrl"), "uninstall")
+    last_agent_uninstall = max(
+        int(events(cluster.records(name), "uninstall")[-1][0]) for name in ("cpu1", "gpu1")
+    )
+    assert int(server_uninstall[0]) > last_agent_uninstall, "server removed before its agents"

@@ -1,0 +1,277 @@
+"""The bare-metal stack's generated configuration, checked without SSH.
+
+`terraform plan` runs for real on the written root (no provider is needed, no host is
+contacted: provisioners only run at apply), and the plan's JSON shows the install
+command every host would get.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from installer import redact
+from installer.cli import cli
+from installer.errors import KfstackError, ToolError
+from installer.secrets import SecretStore
+from installer.spec import parse_spec
+from stacks import for_spec
+from stacks.baremetal import BaremetalStack, _rename, _retarget
+
+MODULE_DIR = Path(__file__).resolve().parent.parent / "modules" / "baremetal-k3s"
+needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
+
+
+def bare_metal(hosts: str, extra: str = "") -> BaremetalStack:
+    text = f"name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n{hosts}{extra}"
+    stack = for_spec(parse_spec(text).spec)
+    assert isinstance(stack, BaremetalStack)
+    return stack
+
+
+THREE_HOSTS = (
+    "  - {name: ctrl, address: 10.0.0.10, ssh_key: ~/.ssh/k, role: server}\n"
+    "  - {name: cpu1, address: 10.0.0.11, ssh_key: ~/.ssh/k, user: ubuntu}\n"
+    "  - {name: gpu1, address: 10.0.0.12, ssh_key: ~/.ssh/k, gpu: a100-80gb, gpu_count: 2}\n"
+)
+
+
+def plan_commands(stack: BaremetalStack, root: Path) -> dict[str, str]:
+    """Host name → the install command `terraform plan` shows for it."""
+    stack.write(root)
+    env = {**os.environ, "TF_VAR_k3s_token": "t" * 48, "TF_IN_AUTOMATION": "1"}
+    for args in (["init", "-input=false"], ["plan", "-input=false", "-out=plan.bin"]):
+        result = subprocess.run(
+            ["terraform", *args, "-no-color"], cwd=root, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    shown = subprocess.run(
+        ["terraform", "show", "-json", "plan.bin"], cwd=root, capture_output=True, text=True
+    )
+    commands = {}
+    for change in json.loads(shown.stdout)["resource_changes"]:
+        host = re.fullmatch(
+            r'module\.k3s\.module\.(server|agent)\["(.+)"\]', change.get("module_address", "")
+        )
+        if host and change["address"].endswith("terraform_data.this"):
+            commands[host[2]] = change["change"]["after"]["triggers_replace"]["command"]
+    return commands
+
+
+def test_the_written_root_holds_no_token_and_declares_it_sensitive(tmp_path):
+    stack = bare_metal(THREE_HOSTS)
+    token = stack.secret_variables(SecretStore(tmp_path / "secrets"))["k3s_token"]
+    stack.write(tmp_path / "root")
+
+    for path in (tmp_path / "root").rglob("*"):
+        if path.is_file():
+            assert token not in path.read_text(), f"the token leaked into {path}"
+    root = json.loads((tmp_path / "root" / "main.tf.json").read_text())
+    assert root["variable"]["k3s_token"]["sensitive"] is True
+    assert root["module"]["k3s"]["token"] == "${var.k3s_token}"
+
+
+def test_the_token_is_generated_once_per_environment_and_masked(tmp_path):
+    stack = bare_metal(THREE_HOSTS)
+    first = stack.secret_variables(SecretStore(tmp_path))["k3s_token"]
+    again = stack.secret_variables(SecretStore(tmp_path))["k3s_token"]
+
+    assert first == again and len(first) == 48 and first.isalnum()
+    assert redact.redact(f"token={first}") == "token=***"
+
+
+def test_hosts_are_keyed_by_name_and_the_first_listed_server_initialises_the_cluster():
+    stack = bare_metal(
+        "  - {name: b, address: 10.0.0.2, ssh_key: /k, role: server}\n"
+        "  - {name: a, address: 10.0.0.1, ssh_key: /k, role: server}\n"
+        "  - {name: w, address: 10.0.0.3, ssh_key: ~/k}\n"
+    )
+    inputs = stack.inputs()
+
+    assert inputs.init_server == "b"
+    assert sorted(inputs.hosts) == ["a", "b", "w"]
+    assert inputs.hosts["w"].ssh_key == str(Path.home() / "k")
+    assert stack.pending_outputs().endpoint == "https://10.0.0.2:6443"
+
+
+def test_gpu_pools_group_hosts_by_model_with_the_smallest_gpu_count():
+    stack = bare_metal(
+        "  - {name: s, address: 10.0.0.1, ssh_key: /k, role: server}\n"
+        "  - {name: g1, address: 10.0.0.2, ssh_key: /k, gpu: A100-80GB, gpu_count: 4}\n"
+        "  - {name: g2, address: 10.0.0.3, ssh_key: /k, gpu: a100-80gb, gpu_count: 2}\n"
+        "  - {name: g3, address: 10.0.0.4, ssh_key: /k, gpu: L4}\n"
+    )
+    pools = {pool.name: pool for pool in stack.pending_outputs().gpu_pools}
+
+    assert sorted(pools) == ["gpu-a100-80gb", "gpu-l4"]
+    a100 = pools["gpu-a100-80gb"]
+    assert (a100.gpu_model, a100.gpu_count, a100.driver) == ("A100-80GB", 2, "host")
+    assert a100.model_extra["hosts"] == ["g1", "g2"]
+    assert a100.labels == {"kfstack.dev/gpu-model": "A100-80GB", "nvidia.com/gpu.present": "true"}
+    assert a100.taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+    assert stack.pending_outputs().load_balancer is False
+
+
+@needs_terraform
+def test_the_plan_gives_each_host_its_role_labels_taint_and_server(tmp_path):
+    commands = plan_commands(bare_metal(THREE_HOSTS), tmp_path)
+
+    assert set(commands) == {"ctrl", "cpu1", "gpu1"}
+    assert "'--role' 'server'" in commands["ctrl"]
+    assert "'--tls-san' '10.0.0.10'" in commands["ctrl"]
+    assert "--server-url" not in commands["ctrl"] and "--cluster-init" not in commands["ctrl"]
+    assert commands["cpu1"].startswith("sudo -n bash /var/tmp/kfstack-k3s/k3s-install.sh")
+    assert "'--server-url' 'https://10.0.0.10:6443'" in commands["cpu1"]
+    assert "--gpu" not in commands["cpu1"] and "--taint" not in commands["cpu1"]
+    gpu = commands["gpu1"]
+    assert "'--label' 'nvidia.com/gpu.present=true'" in gpu
+    assert "'--label' 'kfstack.dev/gpu-model=A100-80GB'" in gpu
+    assert "'--taint' 'nvidia.com/gpu=present:NoSchedule' '--gpu'" in gpu
+    # Online mode: every host downloads the install script of the pinned version.
+    for command in commands.values():
+        assert "'--script-url' 'https://get.k3s.io'" in command
+        assert "'--version' 'v1.34.2+k3s1'" in command
+
+
+@needs_terraform
+def test_with_two_servers_the_first_runs_embedded_etcd_and_the_second_joins_it(tmp_path):
+    stack = bare_metal(
+        "  - {name: s1, address: 10.0.0.1, ssh_key: /k, role: server}\n"
+        "  - {name: s2, address: 10.0.0.2, ssh_key: /k, role: server}\n",
+        "  api_address: api.lab.example\n",
+    )
+    commands = plan_commands(stack, tmp_path)
+
+    assert "'--cluster-init'" in commands["s1"]
+    assert "'--server-url' 'https://api.lab.example:6443'" in commands["s2"]
+    assert "'--tls-san' 'api.lab.example' '--tls-san' '10.0.0.2'" in commands["s2"]
+
+
+@needs_terraform
+def test_a_missing_air_gap_artifact_stops_the_plan_naming_the_variable(tmp_path):
+    present = tmp_path / "install.sh"
+    present.write_text("#!/bin/sh\n")
+    stack = bare_metal(
+        THREE_HOSTS,
+        f"  airgap: {{binary: {tmp_path}/nope/k3s, images: {tmp_path}/nope/images.tar, "
+        f"install_script: {present}}}\n",
+    )
+    stack.write(tmp_path / "root")
+    env = {**os.environ, "TF_VAR_k3s_token": "t" * 48}
+    subprocess.run(["terraform", "init"], cwd=tmp_path / "root", env=env, capture_output=True)
+    result = subprocess.run(
+        ["terraform", "plan", "-input=false", "-no-color"],
+        cwd=tmp_path / "root",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 1
+    assert "airgap.binary, airgap.images and airgap.install_script must be" in result.stderr
+
+
+def test_air_gap_without_an_install_script_is_rejected_by_validate(tmp_path):
+    spec = tmp_path / "kfstack.yaml"
+    spec.write_text(
+        "name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+        "  - {name: ctrl, address: 10.0.0.10, ssh_key: /k, role: server}\n"
+        "  airgap: {binary: /k3s, images: /images.tar}\n"
+    )
+    result = CliRunner().invoke(cli, ["validate", "-c", str(spec)])
+
+    assert result.exit_code == 2
+    assert "baremetal.airgap.install_script: air-gapped hosts cannot download" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_host_label_that_kubernetes_would_refuse_is_rejected_by_validate(tmp_path):
+    spec = tmp_path / "kfstack.yaml"
+    spec.write_text(
+        "name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+        "  - {name: ctrl, address: 10.0.0.10, ssh_key: /k, role: server,"
+        " labels: {team: 'a b; rm -rf /'}}\n"
+    )
+    result = CliRunner().invoke(cli, ["validate", "-c", str(spec)])
+
+    assert result.exit_code == 2
+    assert "baremetal.hosts[0].labels: team=a b; rm -rf / is not a Kubernetes label" in (
+        result.output
+    )
+
+
+def test_an_unreachable_server_fails_with_the_ssh_command_and_writes_nothing(tmp_path):
+    with socket.socket() as probe:  # an ephemeral port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = tmp_path / "id"
+    key.write_text("not a key\n")
+    stack = bare_metal(
+        f"  - {{name: ctrl, address: 127.0.0.1, port: {port}, ssh_key: {key}, role: server}}\n"
+    )
+    dest = tmp_path / "env" / "kubeconfig"
+
+    with pytest.raises(ToolError) as err:
+        stack.write_kubeconfig(stack.pending_outputs(), dest)
+
+    assert "cannot read /etc/rancher/k3s/k3s.yaml from ctrl (127.0.0.1)" in err.value.message
+    assert f"-p {port}" in " ".join(err.value.command)
+    assert "kfstack apply" in (err.value.hint or "")
+    assert not dest.exists()
+
+
+def test_the_kubeconfig_is_retargeted_renamed_and_its_key_masked():
+    k3s_yaml = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "default", "user": {"client-key-data": "c2VjcmV0LWtleQ=="}}],
+            "contexts": [
+                {"name": "default", "context": {"cluster": "default", "user": "default"}}
+            ],
+            "current-context": "default",
+        }
+    )
+    config = _rename(_retarget(k3s_yaml, "https://10.0.0.10:6443"), "lab-dev")
+
+    assert config["clusters"] == [
+        {"name": "lab-dev", "cluster": {"server": "https://10.0.0.10:6443"}}
+    ]
+    assert config["contexts"][0] == {
+        "name": "lab-dev",
+        "context": {"cluster": "lab-dev", "user": "lab-dev"},
+    }
+    assert config["current-context"] == "lab-dev"
+    assert redact.redact("key c2VjcmV0LWtleQ==") == "key ***"
+
+
+def test_a_server_file_that_is_not_a_kubeconfig_is_an_error():
+    with pytest.raises(KfstackError, match="is not a kubeconfig"):
+        _retarget("<html>nginx</html>", "https://10.0.0.10:6443")
+
+
+@needs_terraform
+def test_the_module_is_terraform_fmt_clean():
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff", str(MODULE_DIR)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_the_install_scripts_are_shellcheck_clean():
+    scripts = sorted(str(path) for path in (MODULE_DIR / "scripts").glob("*.sh"))
+    result = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
