@@ -249,7 +249,7 @@ def render(
             "# Written by `kfstack render`: every version and digest in this render.\n"
             + yaml.safe_dump(lock, sort_keys=False, width=1000)
         )
-        _replace(staging, out / "platform")
+        _sources.replace_dir(staging, out / "platform")
         os.replace(lock_tmp, out / LOCK)
     finally:
         if staging.exists():
@@ -563,14 +563,3 @@ def _write_tree(
             source = PENDING_SOURCES.get(name, f"Terraform output `{name}`")
             lines.append(f"| `{name}` | {source} | {', '.join(comps_)} |")
     (root / PENDING_DOC).write_text("\n".join(lines) + "\n")
-
-
-def _replace(staging: Path, dest: Path) -> None:
-    """Swap the finished tree into place (the old one is removed only after)."""
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(staging, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
