@@ -54,7 +54,7 @@ PENDING_DOC = "PENDING.md"
 UPSTREAM_LINK = "_upstream"
 SHARED_COMPONENTS = "_components"
 # Bump when the post-render or validation logic changes what a cached entry means.
-CACHE_FORMAT = "kfstack-render-4"
+CACHE_FORMAT = "kfstack-render-5"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PENDING_SOURCES = {
@@ -184,7 +184,7 @@ def render(
         works = []
         for plan in planned:
             ov = overlays[plan.name]
-            files = _files(ov)
+            files = _fill_known(_files(ov), infra)
             digest = _digest(base_key, plan, files, ov)
             requires = sorted(
                 set(plan.requires) | {r for r in ov.requires if r in names_in_plan},
@@ -362,6 +362,17 @@ def _files(ov: _features.Overlay) -> dict[str, str]:
     files = {"kustomization.yaml": head + yaml.safe_dump(ov.kustomization(), sort_keys=False)}
     files.update(ov.files)
     return dict(sorted(files.items()))
+
+
+def _fill_known(files: dict[str, str], infra: InfraOutputs) -> dict[str, str]:
+    """Write the infrastructure outputs that are known (after apply) in place of their
+    pending values; the rest stay `((kfstack:infra.X))` for the engine to fill."""
+    known = {k: v for k, v in infra.model_dump().items() if isinstance(v, str) and v}
+
+    def fill(match: Any) -> str:
+        return known.get(match.group(1), match.group(0))
+
+    return {name: _tree.PENDING.sub(fill, text) for name, text in files.items()}
 
 
 def _digest(base_key: str, plan: Any, files: dict[str, str], ov: Any) -> str:
