@@ -41,6 +41,7 @@ COMMANDS = (
     "apply",
     "destroy",
     "output",
+    "kubeconfig",
     "render",
     "images",
     "verify",

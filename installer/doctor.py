@@ -85,6 +85,9 @@ def _engine(spec: Spec | None) -> Check:
     label = "engine (" + " or ".join(n.split("/")[-1] for n in names) + ")"
     hint = tools.INSTALL_HINTS.get(names[0].split("/")[-1], f"install {names[0]}")
     if tool is None:
+        other = {"terraform": "tofu", "tofu": "terraform"}.get(names[0].split("/")[-1])
+        if spec is not None and other and tools.find(other) is not None:
+            hint = f"{other} is installed: set engine.binary: {other} in the spec, or {hint}"
         return Check(label, False, required, "not found on PATH", hint)
     try:
         good = tool.version is not None and tools.satisfies(tool.version, constraint)

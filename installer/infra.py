@@ -11,8 +11,11 @@ Every operation runs the same numbered steps, shown as phases on the reporter:
     3. write + init      the root configuration into `<workdir>/terraform`, then
                          `terraform init` (skipped when providers/modules/backend are unchanged)
     4. plan              a saved plan and its summary
-    5. apply             only when `confirm(summary)` agrees (and there are changes)
-    6. outputs           `terraform output -json` → `InfraOutputs`
+    5. apply             only when `confirm(summary)` agrees (and there are changes);
+                         before a destroy, `Stack.destroy_prepare` lifts guards such as
+                         GKE's deletion_protection with a targeted apply, then re-plans
+    6. outputs           `terraform output -json` → `InfraOutputs`, and the stack's
+                         kubeconfig written (0600) to `<workdir>/kubeconfig`
 
 The configuration, `.terraform.lock.hcl` and local state stay in the work directory,
 so a later plan reproduces the same provider versions.
@@ -23,11 +26,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import stacks
 from installer.console import Reporter
 from installer.errors import KfstackError
+from installer.secrets import SecretStore
 from installer.spec.model import Spec
 from installer.terraform import PlanSummary, Terraform
 from installer.workdir import Workdir
@@ -46,12 +51,14 @@ class InfraResult:
     plan: PlanSummary
     applied: bool
     outputs: InfraOutputs | None = None
+    kubeconfig: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_dict(),
             "applied": self.applied,
             "outputs": self.outputs.model_dump(mode="json") if self.outputs else None,
+            "kubeconfig": str(self.kubeconfig) if self.kubeconfig else None,
         }
 
 
@@ -67,6 +74,9 @@ def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, T
 
     reporter.phase(3, STEPS, f"writing the configuration and running {runner.name} init")
     workdir.ensure()
+    # Sensitive inputs reach terraform only through its environment (and are masked).
+    secrets = stack.secret_variables(SecretStore(workdir.secrets))
+    runner.extra_env.update({f"TF_VAR_{name}": value for name, value in secrets.items()})
     stack.write(workdir.terraform)
     if runner.init():
         reporter.ok(f"{runner.name} init")
@@ -96,31 +106,58 @@ def apply_infra(
 ) -> InfraResult:
     """Plan, ask `confirm(summary)` when there are changes, apply, and read the outputs.
 
-    Without `confirm` the plan is applied. Returns `applied=False` when `confirm`
-    declined; nothing has changed then.
+    With `confirm`, a saved plan is shown to it and exactly that plan is applied.
+    Without it (nobody reviews: `--yes`, `up`), plan and apply run as one terraform
+    apply. Returns `applied=False` when `confirm` declined; nothing has changed then.
 
     Raises:
         ToolMissingError, CredentialsError, StateLockedError, ToolError: as `plan_infra`,
             and ToolError when a resource fails to apply.
         Interrupted: Ctrl-C during apply (terraform stopped gracefully first).
     """
-    _, runner = _prepare(spec, workdir, reporter)
-    reporter.phase(4, STEPS, "planning")
-    summary = runner.plan()
-    reporter.ok(f"plan: {summary.headline()}")
-    applied = False
-    if summary.has_changes:
-        if confirm is not None and not confirm(summary):
-            return InfraResult(plan=summary, applied=False)
-        reporter.phase(5, STEPS, f"applying ({summary.headline()})")
-        runner.apply(summary)
-        applied = True
-        reporter.ok("applied")
+    stack, runner = _prepare(spec, workdir, reporter)
+    if confirm is None:
+        # Nobody reviews the plan: plan and apply in one terraform run.
+        reporter.phase(4, STEPS, "planning")
+        reporter.phase(5, STEPS, "applying")
+        summary = runner.apply_auto()
+        applied = summary.has_changes
+        reporter.ok(f"applied: {summary.headline()}")
     else:
-        reporter.phase(5, STEPS, "nothing to apply")
-    reporter.phase(6, STEPS, "reading outputs")
+        reporter.phase(4, STEPS, "planning")
+        summary = runner.plan()
+        reporter.ok(f"plan: {summary.headline()}")
+        applied = False
+        if summary.has_changes:
+            if not confirm(summary):
+                return InfraResult(plan=summary, applied=False)
+            reporter.phase(5, STEPS, f"applying ({summary.headline()})")
+            runner.apply(summary)
+            applied = True
+            reporter.ok("applied")
+        else:
+            reporter.phase(5, STEPS, "nothing to apply")
+    reporter.phase(6, STEPS, "reading outputs and writing the kubeconfig")
     outputs = _outputs(spec, runner)
-    return InfraResult(plan=summary, applied=applied, outputs=outputs)
+    kubeconfig = _write_kubeconfig(stack, outputs, workdir, reporter)
+    return InfraResult(plan=summary, applied=applied, outputs=outputs, kubeconfig=kubeconfig)
+
+
+def _write_kubeconfig(
+    stack: Stack, outputs: InfraOutputs, workdir: Workdir, reporter: Reporter
+) -> Path | None:
+    # The infrastructure is in place at this point; a kubeconfig that cannot be written
+    # yet (an optional extra missing, say) is a warning for the platform layer to act
+    # on, not a failed apply.
+    try:
+        path = stack.write_kubeconfig(outputs, workdir.kubeconfig)
+    except NotImplementedError:
+        return None
+    except KfstackError as exc:
+        reporter.warn(f"kubeconfig not written: {exc.render()}")
+        return None
+    reporter.ok(f"kubeconfig: {path}")
+    return path
 
 
 def destroy_infra(
@@ -131,16 +168,21 @@ def destroy_infra(
     Raises:
         As `apply_infra`.
     """
-    _, runner = _prepare(spec, workdir, reporter)
+    stack, runner = _prepare(spec, workdir, reporter)
     reporter.phase(4, STEPS, "planning the destruction")
     summary = runner.plan(destroy=True)
     reporter.ok(f"plan: {summary.headline()}")
-    if summary.has_changes and (confirm is None or confirm(summary)):
-        reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
-        runner.apply(summary, label="destroy")
-        reporter.ok("destroyed")
-        return InfraResult(plan=summary, applied=True)
-    return InfraResult(plan=summary, applied=False)
+    if not summary.has_changes or (confirm is not None and not confirm(summary)):
+        return InfraResult(plan=summary, applied=False)
+    # Guards only an apply can lift (GKE's deletion_protection) go first; the
+    # destruction is then planned again against the unguarded configuration.
+    if stack.destroy_prepare(workdir.terraform, runner.apply_direct):
+        reporter.ok("lifted the guards that block destruction")
+        summary = runner.plan(destroy=True)
+    reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
+    runner.apply(summary, label="destroy")
+    reporter.ok("destroyed")
+    return InfraResult(plan=summary, applied=True)
 
 
 def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
@@ -163,7 +205,8 @@ def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
 
 
 def _outputs(spec: Spec, runner: Terraform) -> InfraOutputs:
-    raw = runner.output()
+    # A one-step apply already reported them; that spares a terraform run.
+    raw = runner.applied_outputs or runner.output()
     if not raw:
         raise KfstackError(
             "the Terraform state has no outputs: nothing has been applied yet",

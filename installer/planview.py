@@ -33,15 +33,33 @@ from installer import catalog as _catalog
 from installer.console import plain_mode
 from installer.spec.model import Spec
 
-# What each target provisions for the storage classes kfstack creates. The renderer owns
-# the objects; these are the CSI drivers behind them, shown so a reader knows what the
-# class is backed by (and so the view can say "kept" for classes on existing clusters).
+# The CSI drivers behind the classes the platform layer renders, per target: the same
+# facts as the platform's target profiles (`installer/platform/targets.py`, issue 5), shown
+# so a reader knows what each class is backed by. TODO(verify): read them from
+# `installer.platform.targets.profile()` once it is on main, and drop this table.
 _PROVISIONERS: dict[str, dict[str, str]] = {
-    "aws": {"rwo": "ebs.csi.aws.com (gp3)", "rwx": "efs.csi.aws.com"},
-    "gcp": {"rwo": "pd.csi.storage.gke.io (pd-balanced)", "rwx": "filestore.csi.storage.gke.io"},
-    "azure": {"rwo": "disk.csi.azure.com (Premium_LRS)", "rwx": "file.csi.azure.com"},
-    "baremetal": {"rwo": "rancher.io/local-path", "rwx": "nfs.csi.k8s.io"},
+    "aws": {
+        "rwo": "ebs.csi.aws.com (gp3)",
+        "rwx": "efs.csi.aws.com",
+        "snapshots": "ebs.csi.aws.com",
+    },
+    "gcp": {
+        "rwo": "pd.csi.storage.gke.io (pd-balanced)",
+        "rwx": "filestore.csi.storage.gke.io",
+        "snapshots": "pd.csi.storage.gke.io",
+    },
+    "azure": {
+        "rwo": "disk.csi.azure.com (StandardSSD_LRS)",
+        "rwx": "file.csi.azure.com",
+        "snapshots": "disk.csi.azure.com",
+    },
+    "baremetal": {
+        "rwo": "rancher.io/local-path",
+        "rwx": "nfs.csi.k8s.io",
+        "snapshots": "nfs.csi.k8s.io",
+    },
 }
+SNAPSHOT_CLASS = "kfstack-snapshots"  # the VolumeSnapshotClass the platform layer renders
 
 
 # ---------------------------------------------------------------------------- model
@@ -150,36 +168,25 @@ class Changes:
 
 @dataclass
 class TerraformSummary:
-    """Adds/changes/destroys by resource type. A replacement counts as one add and one destroy,
-    as `terraform plan` prints it."""
+    """Adds/changes/destroys by resource type (a replacement is one add and one destroy,
+    as `terraform plan` counts it). The runner parses Terraform; this only shows counts."""
 
     by_type: dict[str, Changes] = field(default_factory=dict)
 
     @classmethod
-    def from_plan_json(cls, plan: dict[str, Any]) -> TerraformSummary:
-        """Count `resource_changes` of `terraform show -json <planfile>` (format 1.x).
-
-        Raises:
-            ValueError: `plan` has no `resource_changes` list (not a plan document).
-        """
-        changes = plan.get("resource_changes")
-        if changes is None and "format_version" in plan:
-            changes = []  # a plan with no resources at all
-        if not isinstance(changes, list):
-            raise ValueError("not a `terraform show -json` plan: no resource_changes")
-        summary = cls()
-        for item in changes:
-            actions = set(item.get("change", {}).get("actions", []))
-            if item.get("mode", "managed") != "managed" or actions <= {"no-op", "read"}:
-                continue
-            row = summary.by_type.setdefault(item["type"], Changes())
-            if "create" in actions:
-                row.create += 1
-            if "delete" in actions:
-                row.delete += 1
-            if actions == {"update"}:
-                row.change += 1
-        return summary
+    def from_by_type(cls, by_type: dict[str, dict[str, int]]) -> TerraformSummary:
+        """From counts per resource type as the Terraform runner keeps them
+        (`{"aws_vpc": {"add": 1, "change": 0, "destroy": 0}}`, `PlanSummary.by_type`)."""
+        return cls(
+            {
+                rtype: Changes(
+                    int(counts.get("add", 0)),
+                    int(counts.get("change", 0)),
+                    int(counts.get("destroy", 0)),
+                )
+                for rtype, counts in by_type.items()
+            }
+        )
 
     @property
     def totals(self) -> Changes:
@@ -191,6 +198,17 @@ class PlatformDiff:
     """Objects to create/change/prune per platform component (`delete` counts prunes)."""
 
     by_component: dict[str, Changes] = field(default_factory=dict)
+
+    @classmethod
+    def from_components(cls, plans: Iterable[Any]) -> PlatformDiff:
+        """From the install engine's per-component plans (`name` and the `create`,
+        `change` and `prune` lists of object references, `engine.plan.ComponentPlan`)."""
+        return cls(
+            {
+                plan.name: Changes(len(plan.create), len(plan.change), len(plan.prune))
+                for plan in plans
+            }
+        )
 
     @property
     def totals(self) -> Changes:
@@ -238,13 +256,20 @@ def _flat(totals: dict[str, tuple[int, int]]) -> Iterable[tuple[str, int, int]]:
 
 def build(
     spec: Spec,
-    tf_summary: TerraformSummary | None = None,
-    platform_diff: PlatformDiff | None = None,
+    tf_summary: TerraformSummary | Any = None,
+    platform_diff: PlatformDiff | Iterable[Any] | None = None,
 ) -> Plan:
     """The plan for a spec that `installer.spec.load_spec` validated (defaults filled in).
 
-    Raises nothing for a valid spec; catalog gaps become "unpriced" rows, not errors.
+    `tf_summary` is a `TerraformSummary`, or the runner's own plan summary (anything with
+    a `by_type` mapping of add/change/destroy counts); `platform_diff` is a
+    `PlatformDiff` or the install engine's component plans. Raises nothing for a valid spec;
+    catalog gaps become "unpriced" rows, not errors.
     """
+    if tf_summary is not None and not isinstance(tf_summary, TerraformSummary):
+        tf_summary = TerraformSummary.from_by_type(tf_summary.by_type)
+    if platform_diff is not None and not isinstance(platform_diff, PlatformDiff):
+        platform_diff = PlatformDiff.from_components(platform_diff)
     pools = _pools(spec)
     return Plan(
         cluster=_cluster(spec),
@@ -373,9 +398,7 @@ def _storage(spec: Spec) -> list[StorageClassRow]:
         rows.append(StorageClassRow(st.rwx_class, "ReadWriteMany", False, drivers["rwx"], True))
     if st.snapshots:
         rows.append(
-            StorageClassRow(
-                f"{st.rwo_class}-snapshots", "snapshots", False, drivers["rwo"].split()[0], True
-            )
+            StorageClassRow(SNAPSHOT_CLASS, "snapshots", False, drivers["snapshots"], True)
         )
     return rows
 

@@ -21,12 +21,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from installer import aws_api
 from installer.console import Reporter
 from installer.spec.model import NodePool, Spec
-from installer.workdir import write_private
+from stacks import kubeconfig, pools
 from stacks.base import GpuPoolOutput, InfraOutputs, Stack
 
 PROVIDER_CONSTRAINT = ">= 5.100, < 7.0"
@@ -34,8 +32,9 @@ AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
 AMI_STANDARD = "AL2023_x86_64_STANDARD"
 AMI_ARM = "AL2023_ARM_64_STANDARD"
 
-POOL_LABEL = "kfstack.dev/pool"
-GPU_MODEL_LABEL = "kfstack.dev/gpu-model"
+# The NVIDIA AL2023 AMI does not run GPU feature discovery's labeller before the
+# platform layer installs it; this label lets the device plugin's DaemonSet select the
+# nodes from the first boot.
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 
 _EKS_EFFECT = {
@@ -47,12 +46,11 @@ _EKS_EFFECT = {
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 
-def pool_labels(pool: NodePool) -> dict[str, str]:
-    labels = {POOL_LABEL: pool.name}
+def eks_labels(pool: NodePool) -> dict[str, str]:
+    """kfstack's pool labels (shared by every cloud), plus the GPU presence label."""
+    labels = pools.pool_labels(pool)
     if pool.gpu is not None:
-        labels[GPU_MODEL_LABEL] = pool.gpu.model
         labels[GPU_PRESENT_LABEL] = "true"
-    labels.update(pool.labels)
     return labels
 
 
@@ -70,7 +68,7 @@ def _node_group(pool: NodePool) -> dict[str, Any]:
         "max_size": pool.max,
         "desired_size": pool.effective_desired,
         "disk_size": pool.disk_gb,
-        "labels": pool_labels(pool),
+        "labels": eks_labels(pool),
         "taints": [
             {"key": t.key, "value": t.value, "effect": _EKS_EFFECT[t.effect]}
             for t in pool.effective_taints
@@ -93,8 +91,8 @@ class AwsStack(Stack):
     @property
     def tags(self) -> dict[str, str]:
         return {
-            "kfstack.dev/name": self.spec.name,
-            "kfstack.dev/environment": self.spec.environment,
+            "kfstack.io/name": self.spec.name,
+            "kfstack.io/environment": self.spec.environment,
             "managed-by": "kfstack",
         }
 
@@ -195,9 +193,7 @@ class AwsStack(Stack):
         return {"main.tf.json": main}
 
     def _outputs(self, net: dict[str, Any]) -> dict[str, Any]:
-        def out(value: Any, description: str) -> dict[str, Any]:
-            return {"value": value, "description": description}
-
+        out = pools.output
         rwx = "${module.efs.file_system_id}" if self.spec.storage.rwx else None
         return {
             "cluster_name": out("${module.eks.cluster_name}", "EKS cluster name"),
@@ -218,21 +214,10 @@ class AwsStack(Stack):
         }
 
     def _gpu_pools(self) -> list[GpuPoolOutput]:
-        return [
-            GpuPoolOutput(
-                name=pool.name,
-                gpu_model=pool.gpu.model,
-                gpu_count=pool.gpu.count,
-                labels=pool_labels(pool),
-                taints=[
-                    {"key": t.key, "value": t.value, "effect": t.effect}
-                    for t in pool.effective_taints
-                ],
-                driver="platform",
-            )
-            for pool in self.spec.gpu_pools
-            if pool.gpu is not None
-        ]
+        outputs = pools.gpu_pool_outputs(self.spec)
+        for entry in outputs:
+            entry.labels[GPU_PRESENT_LABEL] = "true"
+        return outputs
 
     def pending_outputs(self) -> InfraOutputs:
         return InfraOutputs(
@@ -280,38 +265,23 @@ class AwsStack(Stack):
         name = outputs.cluster_name or self.cluster_name
         region = outputs.region or self.aws.region
         cluster = aws_api.describe_cluster(name, region)
-        context = f"kfstack-{name}"
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": name,
-                    "cluster": {
-                        "server": cluster["endpoint"],
-                        "certificate-authority-data": cluster["certificateAuthority"]["data"],
-                    },
+        config = kubeconfig.single_context(
+            f"kfstack-{name}",
+            {
+                "server": cluster["endpoint"],
+                "certificate-authority-data": cluster["certificateAuthority"]["data"],
+            },
+            {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1beta1",
+                    "command": "kfstack",
+                    "args": ["eks-token", "--cluster", name, "--region", region],
+                    "interactiveMode": "Never",
+                    "provideClusterInfo": False,
                 }
-            ],
-            "users": [
-                {
-                    "name": context,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "kfstack",
-                            "args": ["eks-token", "--cluster", name, "--region", region],
-                            "interactiveMode": "Never",
-                            "provideClusterInfo": False,
-                        }
-                    },
-                }
-            ],
-            "contexts": [{"name": context, "context": {"cluster": name, "user": context}}],
-            "current-context": context,
-        }
-        write_private(dest, yaml.safe_dump(config, sort_keys=False))
-        return dest
+            },
+        )
+        return kubeconfig.write(config, dest)
 
 
 STACK_CLASS = AwsStack

@@ -8,6 +8,7 @@ provisioners, so no provider is downloaded. The spec reaches it through typed mo
     first host with role server                              → variable `init_server`
     spec.baremetal.airgap     → K3sAirgap (absolute paths)   → variable `airgap`
     SecretStore "k3s-token"   → root variable `k3s_token` (sensitive, TF_VAR_k3s_token)
+    spec.state                → terraform.backend (local, or the built-in s3/gcs/azurerm)
 
 The token is generated once per environment and never written into the root: the runner
 passes `secret_variables()` as environment variables. After apply, `write_kubeconfig`
@@ -27,14 +28,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from installer import redact, tools
 from installer.errors import KfstackError, ToolError
 from installer.secrets import SecretStore
 from installer.spec.model import GPU_TAINT, BaremetalHost, BaremetalTarget
 from installer.workdir import write_private
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack
+from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_backend
+from stacks.pools import LABEL_GPU_MODEL
 
 LOG = logging.getLogger("kfstack.stacks.baremetal")
 
@@ -61,7 +63,7 @@ class K3sHost(BaseModel):
     role: Literal["server", "agent"]
     gpu_model: str | None = None
     gpu_count: int = 1
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class K3sAirgap(BaseModel):
@@ -86,7 +88,8 @@ class K3sInputs(BaseModel):
 
 
 def local_path(path: str) -> str:
-    """`path` with `~` expanded and made absolute, as Terraform's `file()` needs it."""
+    """`path` with `~` expanded and made absolute (against the current directory), because
+    Terraform reads it from the root's own directory."""
     return str(Path(os.path.expanduser(path)).resolve())
 
 
@@ -153,9 +156,13 @@ class BaremetalStack(Stack):
         module["source"] = f"./modules/{MODULE}"
         module["token"] = f"${{var.{TOKEN_VARIABLE}}}"
         outputs = ("cluster_name", "endpoint", "init_server", "node_pools", "gpu_pools")
+        terraform: dict[str, Any] = {"required_version": ">= 1.5"}
+        backend = terraform_backend(self.spec)
+        if backend is not None:
+            terraform["backend"] = backend
         return {
             "main.tf.json": {
-                "terraform": {"required_version": ">= 1.5"},
+                "terraform": terraform,
                 "variable": {
                     TOKEN_VARIABLE: {
                         "type": "string",
@@ -187,7 +194,7 @@ class BaremetalStack(Stack):
                 gpu_model=model,
                 gpu_count=min(host.gpu_count for host in hosts),
                 hosts=sorted(host.name for host in hosts),
-                labels={"kfstack.dev/gpu-model": model, "nvidia.com/gpu.present": "true"},
+                labels={LABEL_GPU_MODEL: model, "nvidia.com/gpu.present": "true"},
                 taints=[GPU_TAINT.model_dump()],
                 driver="host",
             )
@@ -221,18 +228,16 @@ class BaremetalStack(Stack):
         known_hosts = dest.parent / "known_hosts"
         dest.parent.mkdir(parents=True, exist_ok=True)
         remote = ([] if host.user == "root" else ["sudo", "-n"]) + ["cat", K3S_KUBECONFIG]
-        command = [
-            ssh.path,
-            "-o", "BatchMode=yes",
-            "-o", f"ConnectTimeout={SSH_TIMEOUT_SECONDS // 4}",
+        options = {
+            "BatchMode": "yes",
+            "ConnectTimeout": str(SSH_TIMEOUT_SECONDS // 4),
             # Trust on first use, pinned afterwards in the environment's own file.
-            "-o", "StrictHostKeyChecking=accept-new",
-            "-o", f"UserKnownHostsFile={known_hosts}",
-            "-i", local_path(host.ssh_key),
-            "-p", str(host.port),
-            f"{host.user}@{host.address}",
-            *remote,
-        ]  # fmt: skip
+            "StrictHostKeyChecking": "accept-new",
+            "UserKnownHostsFile": str(known_hosts),
+        }
+        command = [ssh.path, *(f"-o{key}={value}" for key, value in options.items())]
+        command += ["-i", local_path(host.ssh_key), "-p", str(host.port)]
+        command += [f"{host.user}@{host.address}", *remote]
         LOG.debug("fetching %s from %s: %s", K3S_KUBECONFIG, host.name, command)
         try:
             proc = subprocess.run(

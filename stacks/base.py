@@ -27,11 +27,6 @@ from installer.spec.model import Spec
 
 MODULES_PACKAGE = "kfstack_modules"
 
-# Every node of a pool carries this label with the pool's name, on every target, so the
-# layers above can pin pods to a pool without knowing each cloud's own node-pool label
-# (verify's GPU Jobs and smoke pipelines select GPU pools with it).
-NODE_POOL_LABEL = "kfstack.dev/node-pool"
-
 
 class GpuPoolOutput(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -115,12 +110,14 @@ class Stack(ABC):
         return False
 
     def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
-        """Write a kubeconfig for the applied cluster to `dest` (0600) and return its path.
+        """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
 
-        Never merges into the user's `~/.kube/config`.
+        Never merges into the user's `~/.kube/config`. Targets that have not implemented
+        it keep this default.
 
         Raises:
-            NotImplementedError: the stack has no way to reach its cluster yet.
+            NotImplementedError: this target writes no kubeconfig.
+            CredentialsError: the cluster cannot be described with the credentials at hand.
         """
         raise NotImplementedError(f"the {self.target or 'base'} stack cannot write a kubeconfig")
 
@@ -151,18 +148,6 @@ class Stack(ABC):
         """
         return None
 
-    def write_kubeconfig(self, outputs: InfraOutputs, dest: Path) -> Path:
-        """Write a kubeconfig (0600) for the applied cluster to `dest` and return its path.
-
-        Targets whose cluster kfstack does not create, or that have not implemented it,
-        keep this default.
-
-        Raises:
-            NotImplementedError: this target writes no kubeconfig.
-            CredentialsError: the cluster cannot be described with the credentials at hand.
-        """
-        raise NotImplementedError(f"the {self.target} stack does not write a kubeconfig")
-
     def write(self, directory: Path) -> list[Path]:
         """Write the root configuration and copy its modules into `directory`.
 
@@ -188,6 +173,38 @@ class Stack(ABC):
             shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             written.append(dest)
         return written
+
+
+def terraform_backend(spec: Spec) -> dict[str, Any] | None:
+    """The root's `terraform.backend` block for `spec.state`, or None for local state.
+
+    All three backends are built into Terraform, so a stack without providers (bare
+    metal) can use any of them. Required fields are checked by `rules._check_state`.
+    """
+    state = spec.state
+    key = state.key or f"{spec.name}/{spec.environment}"
+    if state.backend == "s3":
+        s3: dict[str, Any] = {
+            "bucket": state.bucket,
+            "key": f"{key}/terraform.tfstate" if state.key is None else key,
+            "region": state.region,
+            "encrypt": True,
+        }
+        if state.dynamodb_table:
+            s3["dynamodb_table"] = state.dynamodb_table
+        return {"s3": s3}
+    if state.backend == "gcs":
+        return {"gcs": {"bucket": state.bucket, "prefix": key}}
+    if state.backend == "azurerm":
+        return {
+            "azurerm": {
+                "storage_account_name": state.storage_account,
+                "container_name": state.container,
+                "resource_group_name": state.resource_group,
+                "key": f"{key}/terraform.tfstate" if state.key is None else key,
+            }
+        }
+    return None
 
 
 def modules_root() -> Path:

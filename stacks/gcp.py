@@ -31,7 +31,7 @@ from installer.errors import CredentialsError, KfstackError, UserError
 from installer.spec.model import GcpTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks import pools as _pools
-from stacks.base import InfraOutputs, Stack
+from stacks.base import InfraOutputs, Stack, terraform_backend
 
 LOG = logging.getLogger("kfstack.stacks.gcp")
 
@@ -119,14 +119,18 @@ class GcpStack(Stack):
             "node_pools": {pool.name: self._pool_input(pool) for pool in spec.node_pools},
         }
         gpu_pools = [p.model_dump() for p in _pools.gpu_pool_outputs(self.spec)]
+        terraform: dict[str, Any] = {
+            "required_version": ">= 1.6",
+            "required_providers": {
+                "google": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
+            },
+        }
+        backend = terraform_backend(spec)
+        if backend is not None:
+            terraform["backend"] = backend
         return {
             "main.tf.json": {
-                "terraform": {
-                    "required_version": ">= 1.6",
-                    "required_providers": {
-                        "google": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-                    },
-                },
+                "terraform": terraform,
                 "provider": {"google": {"project": gcp.project, "region": gcp.region}},
                 "module": {"network": network_inputs, "gke": gke_inputs},
                 "output": {

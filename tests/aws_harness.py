@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 TF_MIRROR = Path("/opt/tf-plugins")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def terraform_env(directory: Path) -> dict[str, str]:

@@ -7,6 +7,7 @@ so a catalog change widens the matrix instead of silently skipping a model.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -17,6 +18,23 @@ from installer.spec import parse_spec
 from installer.spec.model import Spec
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+
+# Matrix rows: (spot, zones, existing network, rwx, snapshots).
+KNOBS = ("spot", "zones", "existing", "rwx", "snap")
+MATRIX = list(itertools.product([False, True], repeat=len(KNOBS)))
+# A half fraction of it: every pair of knobs meets in all four states (rwx and snapshots
+# follow from the other three), at a quarter of the rows.
+HALF_MATRIX = [
+    (spot, zones, existing, spot != zones, zones != existing)
+    for spot in (False, True)
+    for zones in (False, True)
+    for existing in (False, True)
+]
+
+
+def row_id(row: tuple[bool, ...]) -> str:
+    """A test id naming the knobs a matrix row turns on."""
+    return "-".join(name for name, on in zip(KNOBS, row, strict=True) if on) or "plain"
 
 
 def gpu_models(cloud: str) -> list[str]:

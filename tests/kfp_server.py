@@ -10,6 +10,7 @@ scripted sequence, then repeats the last one.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,9 @@ def recorded(name: str) -> dict[str, Any]:
 
 
 class FakeKfp:
-    def __init__(self, tokens: dict[str, str], run_states: list[str]) -> None:
+    def __init__(
+        self, tokens: dict[str, str], run_states: list[str], *, tls: tuple[str, str] | None = None
+    ) -> None:
         self.tokens = tokens  # token -> namespace it may use
         self.run_states = list(run_states)  # names of recorded run_* responses
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -43,11 +46,17 @@ class FakeKfp:
                 fake._handle(self, "POST")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:  # (certificate file, key file): the gateway's own certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/pipeline"
+        return f"{self.scheme}://localhost:{self.server.server_address[1]}/pipeline"
 
     def __enter__(self) -> FakeKfp:
         self.thread.start()

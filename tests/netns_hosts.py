@@ -23,14 +23,23 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 SUBNET = "10.213.77"
 OVERLAID = ("/etc", "/var", "/usr/local")
 SSHD = "/usr/sbin/sshd"
+# Resolved once: tests may put an `ssh` wrapper first on PATH later.
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+# Host keys are fresh every session, so there is nothing to verify them against.
+SSH_OPTIONS = (
+    *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"),
+    *("-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=3"),
+)
 READY_SECONDS = 15
 
 
@@ -38,11 +47,35 @@ def unavailable() -> str | None:
     """Why test hosts cannot be made here, or None."""
     if os.geteuid() != 0:
         return "bare-metal test hosts need root (network and mount namespaces)"
-    for tool in ("ip", "unshare", "ssh", "ssh-keygen", "terraform"):
+    for tool in ("ip", "unshare", "ssh", "ssh-keygen", "terraform", "sudo"):
         if shutil.which(tool) is None:
             return f"bare-metal test hosts need `{tool}` on PATH"
     if not os.access(SSHD, os.X_OK):
         return f"bare-metal test hosts need {SSHD} (apt-get install openssh-server)"
+    return _probe()
+
+
+def _probe() -> str | None:
+    """Try what the hosts need, in throwaway namespaces: a network namespace, and an
+    overlay over /etc in a private mount namespace (containers often forbid either)."""
+    netns = f"kfbmprobe{secrets.token_hex(3)}"
+    created = subprocess.run(["ip", "netns", "add", netns], capture_output=True, text=True)
+    if created.returncode != 0:
+        return f"cannot create network namespaces here: {created.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        upper, work = Path(scratch, "upper"), Path(scratch, "work")
+        upper.mkdir()
+        work.mkdir()
+        overlay = f"lowerdir=/etc,upperdir={upper},workdir={work}"
+        mounted = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private"]
+            + ["mount", "-t", "overlay", "overlay", "-o", overlay, "/etc"],
+            capture_output=True,
+            text=True,
+        )
+    if mounted.returncode != 0:
+        return f"cannot mount an overlay in a mount namespace here: {mounted.stderr.strip()}"
     return None
 
 
@@ -53,6 +86,7 @@ class TestHost:
     netns: str
     root: Path
     process: subprocess.Popen | None = None
+    log: IO[str] | None = None
 
     def path(self, absolute: str) -> Path:
         """Where a path the host wrote lives on this machine (its overlay's upper layer)."""
@@ -63,6 +97,26 @@ class TestHost:
 
     def upper(self, base: str) -> Path:
         return self.root / ("upper" + base.replace("/", "-"))
+
+    def add_sudo_user(self, network: HostNetwork, user: str) -> None:
+        """Create `user` on this host only (its /etc and /var are private) with
+        passwordless sudo, the way cloud images set up `ubuntu` or `admin`.
+
+        Raises:
+            RuntimeError: the user could not be created.
+        """
+        home = f"/var/tmp/home-{user}"
+        script = (
+            # `*`, not useradd's `!`: sshd without PAM refuses accounts marked locked.
+            f"useradd -M -d {home} -s /bin/bash -p '*' {user}"
+            f" && install -d -o {user} -m 0700 {home} {home}/.ssh"
+            f" && cat > {home}/.ssh/authorized_keys && chown {user} {home}/.ssh/authorized_keys"
+            f" && echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/{user}"
+            f" && chmod 0440 /etc/sudoers.d/{user}"
+        )
+        result = network.ssh(self, script, input=network.key.with_suffix(".pub").read_text())
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot add {user} on {self.name}: {result.stderr}")
 
     def records(self) -> list[list[str]]:
         """The stand-ins' records on this host: [timestamp_ns, event, fields...] per line."""
@@ -86,26 +140,9 @@ class HostNetwork:
         return subprocess.run(["ip", "netns", "exec", self.control, *argv], **kwargs)
 
     def ssh(self, host: TestHost, command: str, **kwargs) -> subprocess.CompletedProcess:
-        return self.in_control(
-            [
-                "ssh",
-                "-i",
-                str(self.key),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=3",
-                f"root@{host.address}",
-                command,
-            ],  # fmt: skip
-            **kwargs,
-        )
+        """Run `command` as root on `host`."""
+        target = f"root@{host.address}"
+        return self.in_control([SSH, "-i", str(self.key), *SSH_OPTIONS, target, command], **kwargs)
 
 
 def _ip(*args: str, netns: str | None = None) -> None:
@@ -127,7 +164,8 @@ def _sshd_config(host: TestHost, authorized_keys: Path) -> Path:
                 "Port 22",
                 f"HostKey {sshd_dir / 'host_key'}",
                 f"PidFile {sshd_dir / 'sshd.pid'}",
-                f"AuthorizedKeysFile {authorized_keys}",
+                # Root's key list is in the session directory; other users' in their home.
+                f"AuthorizedKeysFile {authorized_keys} .ssh/authorized_keys",
                 "PermitRootLogin prohibit-password",
                 "PasswordAuthentication no",
                 "KbdInteractiveAuthentication no",
@@ -160,14 +198,14 @@ def _start_sshd(host: TestHost, config: Path) -> subprocess.Popen:
             f"exec {SSHD} -D -e -f {config}",
         ]
     )
-    log = (host.root / "sshd.log").open("w")
+    host.log = log = (host.root / "sshd.log").open("w")
+    enter = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private"]
     return subprocess.Popen(
-        ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private",
-         "sh", "-c", script],
+        [*enter, "sh", "-c", script],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 def _wait_for_ssh(network: HostNetwork, host: TestHost) -> None:
@@ -229,8 +267,8 @@ def host_network(base: Path, names: list[str]) -> Iterator[HostNetwork]:
             _ip("netns", "add", host.netns)
             namespaces.append(host.netns)
             # Both ends are created directly inside their namespaces.
-            _ip("link", "add", "eth0", "netns", host.netns, "type", "veth",
-                "peer", "name", f"p{index}", "netns", network.control)  # fmt: skip
+            veth = ("type", "veth", "peer", "name", f"p{index}", "netns", network.control)
+            _ip("link", "add", "eth0", "netns", host.netns, *veth)
             _ip("link", "set", f"p{index}", "master", "br0", "up", netns=network.control)
             _ip("link", "set", "lo", "up", netns=host.netns)
             _ip("addr", "add", f"{host.address}/24", "dev", "eth0", netns=host.netns)
@@ -247,5 +285,7 @@ def host_network(base: Path, names: list[str]) -> Iterator[HostNetwork]:
                 host.process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     host.process.wait(timeout=5)
+            if host.log is not None:
+                host.log.close()
         for netns in reversed(namespaces):
             _kill_namespace(netns)

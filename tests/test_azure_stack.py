@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from click.testing import CliRunner
 from cloud_specs import SUBSCRIPTION, azure_spec
@@ -64,19 +66,6 @@ def test_disk_and_files_csi_are_on_and_snapshots_follow_the_spec():
     assert snap["snapshot_controller"] is True
 
 
-def test_the_cluster_module_enables_oidc_workload_identity_and_critical_addons_only(repo):
-    import tf_schema
-
-    doc = tf_schema.load_hcl(repo / "modules" / "azure-aks" / "main.tf")
-    cluster = doc["resource"][0]['"azurerm_kubernetes_cluster"']['"this"']
-    assert cluster["oidc_issuer_enabled"] is True
-    assert cluster["workload_identity_enabled"] is True
-    assert cluster["default_node_pool"][0]["only_critical_addons_enabled"] is True
-    profile = cluster["storage_profile"][0]
-    assert profile["disk_driver_enabled"] == "${var.disk_csi}"
-    assert profile["file_driver_enabled"] == "${var.file_csi}"
-
-
 # ---------------------------------------------------------------------------- spec rules
 
 
@@ -115,3 +104,26 @@ def test_the_aks_critical_pool_name_is_reserved(tmp_path):
     result = _validate(tmp_path, [{"name": "critical", "role": "system"}])
     assert result.exit_code == 2, result.output
     assert "node_pools[0].name" in result.output
+
+
+def test_kfstack_init_names_aks_gpu_pools_the_way_aks_accepts():
+    from installer.spec import author
+
+    used = {"system"}
+    names = []
+    for model in ("T4", "A100-80GB", "A100-80GB", "H100-NVL"):
+        names.append(author._gpu_pool_name(model, used, aks=True))
+        used.add(names[-1])
+    assert names == ["gput4", "gpua10080gb", "gpua10080gb2", "gpuh100nvl"]
+    assert all(re.fullmatch(r"[a-z][a-z0-9]{0,11}", n) for n in names)
+
+
+def test_an_azurerm_state_backend_is_written_into_the_root():
+    spec = azure_spec("eastus", [])
+    spec.state.backend = "azurerm"
+    spec.state.storage_account = "kfstate"
+    spec.state.container = "tfstate"
+    spec.state.resource_group = "state-rg"
+    backend = _doc(spec)["terraform"]["backend"]["azurerm"]
+    assert backend["storage_account_name"] == "kfstate"
+    assert backend["key"] == "mx/test/terraform.tfstate"

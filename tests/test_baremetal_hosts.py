@@ -1,8 +1,8 @@
-"""The bare-metal stack applied for real: Terraform over SSH to four test hosts.
+"""The bare-metal stack applied for real: `kfstack apply` over SSH to four test hosts.
 
-What is real: `terraform apply` of the root that `BaremetalStack.write()` lays down, the
-module's provisioners over SSH, OpenSSH's sshd on every host, the module's install and
-remove scripts, and `write_kubeconfig` over the OpenSSH client.
+What is real: `kfstack apply/plan/destroy` and the real terraform they drive, the
+module's provisioners over SSH, OpenSSH's sshd on every host, the module's install,
+node and remove scripts, and `write_kubeconfig` over the OpenSSH client.
 
 What is a stand-in, because it cannot be downloaded here: the k3s binary, the k3s
 install script and the NVIDIA container runtime are the scripts in
@@ -13,13 +13,15 @@ The stack runs in air-gap mode, which copies binary, image tarball and install s
 from local paths, so the stand-ins travel the same way the real artifacts would.
 
 The hosts are network namespaces with their own sshd and their own overlay view of
-/etc, /var and /usr/local (see `tests/netns_hosts.py`).
+/etc, /var and /usr/local (see `tests/netns_hosts.py`). Three log in as root; cpu2 as a
+non-root user with passwordless sudo, so the module's `sudo -n` path runs for real.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -28,10 +30,10 @@ from pathlib import Path
 import netns_hosts
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
-from installer.secrets import SecretStore
-from installer.spec.model import Spec
-from installer.spec.rules import check
+from installer.cli import cli
+from installer.spec import parse_spec
 from stacks.baremetal import STACK_CLASS as BaremetalStack
 from stacks.base import InfraOutputs
 
@@ -48,15 +50,21 @@ if _skip_reason:
 
 
 class Cluster:
-    """The applied stack: the hosts, the Terraform root, the token and what to re-apply."""
+    """The spec, its work directory, the hosts, and `kfstack` run against them."""
 
     def __init__(self, network: netns_hosts.HostNetwork, base: Path) -> None:
         self.network = network
         self.base = base
-        self.root = base / "terraform"
+        self.spec_path = base / "kfstack.yaml"
+        self.workdir = base / "env"
+        self.root = self.workdir / "terraform"
         self.airgap = self._airgap_bundle()
+        self.engine = self._terraform_in_control_namespace()
         self.token = ""
+        self.output = ""
         self.labels = {"cpu1": {"team": "vision"}}
+        # cpu2 is reached as a non-root user with sudo, like a cloud image's `ubuntu`.
+        self.users = {"cpu2": "ops"}
 
     def _airgap_bundle(self) -> dict[str, str]:
         bundle = self.base / "airgap"
@@ -73,43 +81,64 @@ class Cluster:
             "install_script": str(STANDINS / "install.sh"),
         }
 
-    def spec(self, names: list[str]) -> Spec:
+    def _terraform_in_control_namespace(self) -> str:
+        # The hosts are reachable only from the control namespace: kfstack runs the real
+        # terraform (through `engine.binary`) and the real ssh (first on PATH) there. The
+        # network path is the only stand-in here.
+        bin_dir = self.base / "bin"
+        bin_dir.mkdir()
+        for tool, real in (("terraform", shutil.which("terraform")), ("ssh", "/usr/bin/ssh")):
+            wrapper = bin_dir / tool
+            wrapper.write_text(
+                f'#!/bin/sh\nexec ip netns exec {self.network.control} {real} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+        return str(bin_dir / "terraform")
+
+    def spec(self, names: list[str]) -> dict:
         hosts = [
             {
                 "name": name,
                 "address": self.network.hosts[name].address,
                 "ssh_key": str(self.network.key),
+                "user": self.users.get(name, "root"),
                 "role": "server" if name == "ctrl" else "agent",
                 **({"gpu": GPU_MODEL.lower(), "gpu_count": 2} if name.startswith("gpu") else {}),
                 "labels": self.labels.get(name, {}),
             }
             for name in names
         ]
-        spec = Spec.model_validate(
-            {
-                "name": "lab",
-                "target": "baremetal",
-                "baremetal": {"version": VERSION, "hosts": hosts, "airgap": self.airgap},
-            }
+        return {
+            "name": "lab",
+            "target": "baremetal",
+            "baremetal": {"version": VERSION, "hosts": hosts, "airgap": self.airgap},
+            "engine": {"binary": self.engine},
+        }
+
+    def kfstack(self, *args: str) -> Result:
+        result = CliRunner().invoke(
+            cli, [*args, "-c", str(self.spec_path), "--workdir", str(self.workdir)]
         )
-        findings = check(spec)
-        assert not findings.problems, findings.problems
-        return spec
+        self.output += result.output
+        return result
 
     def terraform(self, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_VAR_k3s_token": self.token}
+        """Read-only terraform commands (show, output) on kfstack's root."""
         return self.network.in_control(
-            ["terraform", f"-chdir={self.root}", *args, "-no-color"], env=env, timeout=240
+            ["terraform", f"-chdir={self.root}", *args, "-no-color"], timeout=60
         )
 
     def apply(self, names: list[str]) -> BaremetalStack:
-        stack = BaremetalStack(self.spec(names))
-        self.token = stack.secret_variables(SecretStore(self.base / "secrets"))["k3s_token"]
-        stack.write(self.root)
-        for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
-            result = self.terraform(*args)
-            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-        return stack
+        self.spec_path.write_text(yaml.safe_dump(self.spec(names)))
+        result = self.kfstack("apply", "--yes")
+        assert result.exit_code == 0, result.output[-4000:] + self.logs()[-4000:]
+        self.token = (self.workdir / "secrets" / "k3s-token").read_text().strip()
+        return BaremetalStack(parse_spec(self.spec_path.read_text()).spec)
+
+    def logs(self) -> str:
+        """Every log file kfstack wrote for this spec."""
+        logs = sorted((self.base / ".kfstack" / "logs").glob("*"))
+        return "".join(path.read_text() for path in logs)
 
     def records(self, name: str) -> list[list[str]]:
         return self.network.hosts[name].records()
@@ -118,7 +147,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("baremetal")
-    with netns_hosts.host_network(base, HOSTS) as network:
+    with netns_hosts.host_network(base, HOSTS) as network, pytest.MonkeyPatch.context() as env:
+        env.setenv("PATH", f"{base / 'bin'}:{os.environ['PATH']}")
         # The GPU host comes with the NVIDIA toolkit installed, as kfstack expects.
         runtime = "/usr/local/bin/nvidia-container-runtime"
         installed = network.ssh(
@@ -127,6 +157,7 @@ def cluster(tmp_path_factory):
             input=(STANDINS / "nvidia-container-runtime").read_text(),
         )
         assert installed.returncode == 0, installed.stderr
+        network.hosts["cpu2"].add_sudo_user(network, "ops")
         cluster = Cluster(network, base)
         cluster.stack = cluster.apply(HOSTS)
         cluster.first_records = {name: cluster.records(name) for name in HOSTS}
@@ -180,6 +211,21 @@ def test_air_gap_artifacts_are_copied_into_place_on_every_host(cluster):
         token = host.path("/etc/rancher/k3s/kfstack-token")
         assert stat.S_IMODE(token.stat().st_mode) == 0o600
         assert not host.path("/var/tmp/kfstack-k3s/token").exists(), "staged token left behind"
+    # The non-root host staged as its own user and installed through sudo.
+    passwd = cluster.network.hosts["cpu2"].path("/etc/passwd").read_text()
+    ops_uid = next(int(line.split(":")[2]) for line in passwd.splitlines() if line[:4] == "ops:")
+    staging = cluster.network.hosts["cpu2"].path("/var/tmp/kfstack-k3s")
+    assert staging.stat().st_uid == ops_uid
+    assert stat.S_IMODE(staging.stat().st_mode) == 0o700
+    assert cluster.network.hosts["cpu2"].path("/usr/local/bin/k3s").stat().st_uid == 0
+
+
+def test_the_token_reaches_neither_output_logs_nor_state(cluster):
+    logs = cluster.logs()
+    for text in (cluster.output, logs, (cluster.root / "terraform.tfstate").read_text()):
+        assert cluster.token not in text
+    # The install's own output is logged, not suppressed as sensitive.
+    assert "kfstack k3s-install [ctrl]: server is up" in logs
 
 
 def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
@@ -187,7 +233,7 @@ def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
     command = fields(install)["exec"].split()
     pairs = list(zip(command, command[1:], strict=False))
     assert ("--node-label", "nvidia.com/gpu.present=true") in pairs
-    assert ("--node-label", f"kfstack.dev/gpu-model={GPU_MODEL}") in pairs
+    assert ("--node-label", f"kfstack.io/gpu-model={GPU_MODEL}") in pairs
     assert ("--node-taint", "nvidia.com/gpu=present:NoSchedule") in pairs
     assert ("--default-runtime", "nvidia") in pairs
     assert events(cluster.first_records["gpu1"], "nvidia-container-runtime")
@@ -196,6 +242,26 @@ def test_the_gpu_host_gets_its_labels_taint_and_the_nvidia_runtime(cluster):
     cpu_command = fields(cpu_install)["exec"]
     assert "nvidia" not in cpu_command and "--node-taint" not in cpu_command
     assert "--node-label team=vision" in cpu_command
+
+
+def test_a_gpu_host_without_the_nvidia_runtime_stops_before_changing_anything(cluster):
+    host = cluster.network.hosts["cpu1"]
+    before = cluster.records("cpu1")
+    fingerprint = host.path("/var/lib/rancher/k3s/kfstack-install.sha256").read_text()
+
+    result = cluster.network.ssh(
+        host,
+        "bash /var/tmp/kfstack-k3s/k3s-install.sh --role agent --node-name cpu1"
+        f" --version {VERSION} --staging /var/tmp/kfstack-k3s --gpu --airgap"
+        " --server-url https://10.213.77.10:6443",
+    )
+
+    assert result.returncode == 1
+    assert "GPU host without nvidia-container-runtime: install the NVIDIA driver" in (
+        result.stderr
+    )
+    assert cluster.records("cpu1") == before
+    assert host.path("/var/lib/rancher/k3s/kfstack-install.sha256").read_text() == fingerprint
 
 
 def test_hosts_cannot_see_each_others_files(cluster):
@@ -207,18 +273,7 @@ def test_hosts_cannot_see_each_others_files(cluster):
     assert not Path("/etc/rancher/k3s/kfstack-token").exists(), "the machine itself was changed"
 
 
-def test_the_kubeconfig_is_fetched_private_and_points_at_the_server(
-    cluster, tmp_path, monkeypatch
-):
-    # The machine running kfstack reaches the hosts only from the control namespace:
-    # an `ssh` on PATH that enters it first (the network path is the only stand-in here).
-    wrapper = tmp_path / "bin" / "ssh"
-    wrapper.parent.mkdir()
-    wrapper.write_text(
-        f'#!/bin/sh\nexec ip netns exec {cluster.network.control} /usr/bin/ssh "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+def test_the_kubeconfig_is_fetched_private_and_points_at_the_server(cluster, tmp_path):
     outputs = InfraOutputs.from_terraform("baremetal", terraform_outputs(cluster))
 
     path = cluster.stack.write_kubeconfig(outputs, tmp_path / "env" / "kubeconfig")
@@ -245,8 +300,8 @@ def test_terraform_outputs_match_what_the_stack_predicts_before_apply(cluster):
 
 
 def test_a_second_apply_changes_nothing(cluster):
-    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = cluster.kfstack("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output[-3000:]
 
     # The install script itself is idempotent: run again by hand, it installs nothing.
     host = cluster.network.hosts["cpu1"]
@@ -310,13 +365,13 @@ def test_removing_a_host_from_the_spec_removes_only_that_host(cluster):
     for name in ("cpu1", "gpu1"):
         assert cluster.records(name) == before[name]
         assert cluster.network.hosts[name].path("/usr/local/bin/k3s").exists()
-    result = cluster.terraform("plan", "-detailed-exitcode", "-input=false")
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = cluster.kfstack("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output[-3000:]
 
 
 def test_destroying_the_cluster_uninstalls_k3s_from_every_host(cluster):
-    result = cluster.terraform("destroy", "-auto-approve", "-input=false")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    result = cluster.kfstack("destroy", "--yes")
+    assert result.exit_code == 0, result.output[-4000:] + cluster.logs()[-4000:]
 
     for name in ("ctrl", "cpu1", "gpu1"):
         host = cluster.network.hosts[name]

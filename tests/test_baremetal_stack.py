@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from installer.secrets import SecretStore
 from installer.spec import parse_spec
 from stacks import for_spec
 from stacks.baremetal import BaremetalStack, _rename, _retarget
+from stacks.pools import LABEL_POOL as NODE_POOL_LABEL
 
 MODULE_DIR = Path(__file__).resolve().parent.parent / "modules" / "baremetal-k3s"
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
@@ -80,6 +82,46 @@ def test_the_written_root_holds_no_token_and_declares_it_sensitive(tmp_path):
     assert root["module"]["k3s"]["token"] == "${var.k3s_token}"
 
 
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("{}", None),
+        (
+            "{backend: s3, bucket: b, region: eu-west-1, dynamodb_table: locks}",
+            {
+                "s3": {
+                    "bucket": "b",
+                    "key": "lab/dev/terraform.tfstate",
+                    "region": "eu-west-1",
+                    "encrypt": True,
+                    "dynamodb_table": "locks",
+                }
+            },
+        ),
+        (
+            "{backend: gcs, bucket: b, key: team/lab}",
+            {"gcs": {"bucket": "b", "prefix": "team/lab"}},
+        ),
+        (
+            "{backend: azurerm, storage_account: sa, container: tf, resource_group: rg}",
+            {
+                "azurerm": {
+                    "storage_account_name": "sa",
+                    "container_name": "tf",
+                    "resource_group_name": "rg",
+                    "key": "lab/dev/terraform.tfstate",
+                }
+            },
+        ),
+    ],
+)
+def test_the_state_backend_follows_the_spec(state, expected):
+    stack = bare_metal(THREE_HOSTS, f"state: {state}\n")
+    terraform = stack.documents()["main.tf.json"]["terraform"]
+
+    assert terraform.get("backend") == expected
+
+
 def test_the_token_is_generated_once_per_environment_and_masked(tmp_path):
     stack = bare_metal(THREE_HOSTS)
     first = stack.secret_variables(SecretStore(tmp_path))["k3s_token"]
@@ -116,7 +158,7 @@ def test_gpu_pools_group_hosts_by_model_with_the_smallest_gpu_count():
     a100 = pools["gpu-a100-80gb"]
     assert (a100.gpu_model, a100.gpu_count, a100.driver) == ("A100-80GB", 2, "host")
     assert a100.model_extra["hosts"] == ["g1", "g2"]
-    assert a100.labels == {"kfstack.dev/gpu-model": "A100-80GB", "nvidia.com/gpu.present": "true"}
+    assert a100.labels == {"kfstack.io/gpu-model": "A100-80GB", "nvidia.com/gpu.present": "true"}
     assert a100.taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
     assert stack.pending_outputs().load_balancer is False
 
@@ -132,9 +174,11 @@ def test_the_plan_gives_each_host_its_role_labels_taint_and_server(tmp_path):
     assert commands["cpu1"].startswith("sudo -n bash /var/tmp/kfstack-k3s/k3s-install.sh")
     assert "'--server-url' 'https://10.0.0.10:6443'" in commands["cpu1"]
     assert "--gpu" not in commands["cpu1"] and "--taint" not in commands["cpu1"]
+    for name, command in commands.items():
+        assert f"'--label' '{NODE_POOL_LABEL}={name}'" in command
     gpu = commands["gpu1"]
     assert "'--label' 'nvidia.com/gpu.present=true'" in gpu
-    assert "'--label' 'kfstack.dev/gpu-model=A100-80GB'" in gpu
+    assert "'--label' 'kfstack.io/gpu-model=A100-80GB'" in gpu
     assert "'--taint' 'nvidia.com/gpu=present:NoSchedule' '--gpu'" in gpu
     # Online mode: every host downloads the install script of the pinned version.
     for command in commands.values():
@@ -275,3 +319,25 @@ def test_the_install_scripts_are_shellcheck_clean():
     scripts = sorted(str(path) for path in (MODULE_DIR / "scripts").glob("*.sh"))
     result = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@needs_terraform
+def test_kfstack_plan_on_bare_metal_reaches_no_host_and_keeps_the_token_out(tmp_path, examples):
+    spec = tmp_path / "kfstack.yaml"
+    shutil.copy(examples / "baremetal.yaml", spec)
+
+    result = CliRunner().invoke(
+        cli, ["plan", "-c", str(spec), "--workdir", str(tmp_path / "env"), "--output", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert {r["address"] for r in plan["resources"]} == {
+        f'module.k3s.module.{role}["{name}"].terraform_data.this'
+        for role, name in (("server", "ctrl"), ("agent", "cpu1"), ("agent", "gpu1"))
+    }
+    token = (tmp_path / "env" / "secrets" / "k3s-token").read_text().strip()
+    assert stat.S_IMODE((tmp_path / "env" / "secrets" / "k3s-token").stat().st_mode) == 0o600
+    assert token not in result.output
+    for path in (tmp_path / "env" / "terraform").glob("*.tf.json"):
+        assert token not in path.read_text()

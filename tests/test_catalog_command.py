@@ -20,7 +20,7 @@ def test_the_aws_table_for_one_region_shows_each_gpu_type_with_its_price():
     line = next(row for row in result.stdout.splitlines() if row.startswith("aws    p5.48xlarge"))
     assert line.split()[2:] == ["8", "x", "H100", "640", "GB", "192", "2048", "GB", "us-east-1",
                                 "$55.040", "$26.000"]  # fmt: skip
-    assert "figures as of aws 2026-12-03" in result.stdout
+    assert "figures as of aws 2026-11-02" in result.stdout
     assert "indicative" in result.stdout
 
 

@@ -114,3 +114,14 @@ def test_debug_shows_the_traceback_of_a_user_error_too_and_keeps_exit_2(tmp_path
     assert plain.exit_code == debug.exit_code == 2
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr
+
+
+def test_an_invalid_spec_with_output_json_lists_its_problems_on_stdout(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    path.write_text("name: x\ntarget: aws\naws: {region: us-east-1, zones: [eu-west-1a]}\n")
+    result = CliRunner().invoke(cli, ["validate", "-c", str(path), "-o", "json"])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    assert [p["path"] for p in data["problems"]][0] == "aws.zones[0]"
+    assert "Error:" in result.stderr

@@ -183,3 +183,18 @@ def test_an_old_engine_is_reported_and_its_version_is_read_offline(tmp_path, pat
     assert (engine["status"], engine["version"]) == ("outdated", "1.5.7")
     assert engine["detail"] == "terraform 1.5.7, needs >= 1.6"
     assert seen.read_text().strip() == "1"
+
+
+def test_a_spec_asking_for_tofu_on_a_terraform_machine_suggests_switching(
+    tmp_path, examples, path_without, monkeypatch
+):
+    path_without("tofu")
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    if shutil.which("terraform") is None:
+        pytest.skip("needs terraform on PATH")
+    config = spec_file(tmp_path, examples, "aws", "engine: {binary: tofu}\n")
+    result = doctor("-c", config, "-o", "json")
+    assert result.exit_code == 1
+    engine = json.loads(result.stdout)["checks"][0]
+    assert engine["name"] == "engine (tofu)"
+    assert engine["fix"].startswith("terraform is installed: set engine.binary: terraform")

@@ -203,16 +203,10 @@ def test_the_token_issuer_and_workload_pool_are_known_before_apply(examples):
     assert outputs.endpoint is None and outputs.ca_data is None
 
 
-def test_a_pinned_cluster_takes_exact_versions_from_the_engine_versions_data_source(repo):
-    import tf_schema
-
-    doc = tf_schema.load_hcl(repo / "modules" / "gcp-gke" / "main.tf")
-    (versions,) = [d['"google_container_engine_versions"'] for d in doc["data"]]
-    assert versions['"pinned"']["version_prefix"] == '"${var.kubernetes_version}."'
-    resources = {k.strip('"'): v for entry in doc["resource"] for k, v in entry.items()}
-    cluster = resources["google_container_cluster"]['"this"']
-    pool = resources["google_container_node_pool"]['"this"']
-    assert "latest_master_version" in cluster["min_master_version"]
-    assert "local.pinned" in cluster["min_master_version"]
-    assert "latest_node_version" in pool["version"]
-    assert pool["management"][0]["auto_upgrade"] == "${!local.pinned}"
+def test_the_state_backend_follows_the_spec(examples):
+    doc = stacks.for_spec(load_spec(examples / "gcp.yaml").spec).documents()["main.tf.json"]
+    assert doc["terraform"]["backend"] == {
+        "gcs": {"bucket": "acme-tf-state", "prefix": "ml-platform/staging"}
+    }
+    local = gcp.GcpStack(gcp_spec("us-central1", [])).documents()["main.tf.json"]
+    assert "backend" not in local["terraform"]

@@ -183,3 +183,86 @@ def test_init_json_output_is_only_json_on_stdout(tmp_path):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["written"] == str(path) and data["target"] == "aws"
+
+
+@pytest.mark.parametrize(
+    ("target", "flag", "value"),
+    [
+        ("baremetal", "--gpu", "L4"),
+        ("existing", "--region", "us-east-1"),
+        ("aws", "--host", "a=1"),
+    ],
+)
+def test_a_flag_of_another_target_is_refused_not_dropped(tmp_path, target, flag, value):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--target", target, "--name", "x", flag, value,
+                    "--region", "us-east-1", "-c", str(path))  # fmt: skip
+    assert result.exit_code == 2
+    assert "does not apply to target" in result.output
+    assert not path.exists()
+
+
+def test_an_interactive_bare_metal_run_asks_for_hosts_and_nfs(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    answers = [
+        "baremetal", "lab", "", "ctrl=10.0.0.1, gpu1=10.0.0.2:agent:L4x2", "ubuntu", "",
+        "", "y", "10.0.0.9:/export", "", "", "", "", "",
+    ]  # fmt: skip
+    result = invoke("-c", str(path), input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    spec = load_spec(path).spec
+    hosts = spec.baremetal.hosts
+    assert [(h.name, h.role, h.user, h.gpu, h.gpu_count) for h in hosts] == [
+        ("ctrl", "server", "ubuntu", None, 1),
+        ("gpu1", "agent", "ubuntu", "L4", 2),
+    ]
+    assert (spec.baremetal.nfs.server, spec.baremetal.nfs.path) == ("10.0.0.9", "/export")
+
+
+def test_the_proposed_kubernetes_version_is_one_the_target_creates_without_warnings(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), *NON_INTERACTIVE["gcp"])
+    assert result.exit_code == 0, result.output
+    assert load_spec(path).spec.kubernetes.version == "1.35"
+    assert "EXTENDED" not in result.output
+
+
+def test_validation_warnings_are_shown_when_the_spec_is_written(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), "-o", "json",
+                    "--kubernetes-version", "1.33", *NON_INTERACTIVE["gcp"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "! gcp.release_channel: GKE creates Kubernetes 1.33 only on the EXTENDED" in (
+        result.stderr
+    )
+    assert json.loads(result.stdout)["warnings"]
+
+
+def test_optional_questions_accept_an_empty_answer(tmp_path):
+    path = tmp_path / "kfstack.yaml"
+    # target, name, environment, kubeconfig, context, kubernetes, RWX, kubeflow, components,
+    # teams, admin e-mail, domain: everything after the name left at its default.
+    answers = ["existing", "shared"] + [""] * 10
+    result = invoke("-c", str(path), input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(path.read_text())
+    assert data["existing"] == {"kubeconfig": "~/.kube/config"}
+    assert data["kubeflow"] == {"version": "26.03"}
+
+
+@pytest.mark.parametrize(
+    ("target", "names"),
+    [
+        ("azure", ["system", "gpua10080gb", "gpua10080gb2", "gput4"]),
+        ("aws", ["system", "gpu-a100-80gb", "gpu-a100-80gb-2", "gpu-t4"]),
+    ],
+)
+def test_gpu_pool_names_follow_each_clouds_naming_rules(tmp_path, target, names):
+    path = tmp_path / "kfstack.yaml"
+    args = [a for a in NON_INTERACTIVE[target] if a not in ("--gpu", "T4", "A10G:1", "L4:4:spot")]
+    gpus = ["--gpu", "A100-80GB:1", "--gpu", "A100-80GB:1", "--gpu", "T4"]
+    if target == "aws":
+        gpus = ["--gpu", "A100-80GB:8", "--gpu", "A100-80GB:8", "--gpu", "T4"]
+    result = invoke("--non-interactive", "--name", "ml", "-c", str(path), *args, *gpus)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in load_spec(path).spec.node_pools] == names

@@ -3,6 +3,9 @@ deadline, and treats another team's 403 as the isolation it is meant to be."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from kfp_server import FakeKfp
 
@@ -105,3 +108,34 @@ def test_an_unreachable_api_is_reported_with_its_address():
     with pytest.raises(kfp_api.KfpApiError) as err:
         kfp_api.KfpClient(url, "tok-research-0123456789", "research").list_runs()
     assert "unreachable" in err.value.message and url in err.value.message
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """A self-signed certificate for localhost, as the platform's self-signed issuer makes."""
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_a_self_signed_gateway_is_trusted_only_with_its_ca_or_when_told_to(self_signed):
+    cert, _ = self_signed
+    with FakeKfp(TOKENS, ["run_succeeded"], tls=self_signed) as server:
+        assert server.url.startswith("https://")
+        strict = kfp_api.KfpClient(server.url, "tok-research-0123456789", "research")
+        with pytest.raises(kfp_api.KfpApiError) as err:
+            strict.list_runs()
+        assert "CERTIFICATE_VERIFY_FAILED" in err.value.message
+        with_ca = kfp_api.KfpClient(
+            server.url, "tok-research-0123456789", "research", ca_file=cert
+        )
+        assert with_ca.list_runs() == []
+        told = kfp_api.KfpClient(server.url, "tok-research-0123456789", "research", insecure=True)
+        assert told.list_runs() == []

@@ -27,6 +27,9 @@ kubeflow:
 """
 
 
+AS_OF = catalog.load().cloud("aws").as_of
+
+
 def _price(instance: str, region: str = "us-west-2") -> catalog.Price:
     return catalog.load().cloud("aws").instance(instance).prices[region]
 
@@ -76,7 +79,7 @@ def test_total_cost_at_min_and_max_scale_sums_the_pools_and_carries_the_price_da
     # Hand-checked against installer/catalog/data/aws.yaml (us-west-2), so a catalog
     # misread fails here even if the code and the test read it the same wrong way.
     assert cost.hourly_max == pytest.approx(3 * 0.192 + 5 * 0.215 + 5 * 0.526 + 2 * 55.040)
-    assert (cost.currency, cost.as_of, cost.unpriced) == ("USD", "2026-11-02", [])
+    assert (cost.currency, cost.as_of, cost.unpriced) == ("USD", AS_OF, [])
 
 
 def test_a_pool_the_catalog_cannot_price_is_unpriced_and_left_out_of_the_totals():
@@ -110,7 +113,7 @@ def test_storage_kubeflow_and_network_sections_follow_the_spec(aws_plan):
     assert [(s.name, s.access, s.default) for s in aws_plan.storage] == [
         ("kfstack-rwo", "ReadWriteOnce", True),
         ("kfstack-rwx", "ReadWriteMany", False),
-        ("kfstack-rwo-snapshots", "snapshots", False),
+        ("kfstack-snapshots", "snapshots", False),
     ]
     assert aws_plan.cluster.network.kind == "new"
     assert aws_plan.cluster.zones == ["us-west-2a", "us-west-2b"]
@@ -120,29 +123,38 @@ def test_storage_kubeflow_and_network_sections_follow_the_spec(aws_plan):
     assert (kf.domain, kf.version) == ("kf.x.io", "26.03")
 
 
-def test_terraform_summary_counts_plan_json_actions_by_resource_type():
-    plan_json = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {"type": "aws_vpc", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_subnet", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_subnet", "mode": "managed", "change": {"actions": ["create"]}},
-            {"type": "aws_eks_node_group", "change": {"actions": ["delete", "create"]}},
-            {"type": "aws_eks_cluster", "change": {"actions": ["update"]}},
-            {"type": "aws_iam_role", "change": {"actions": ["no-op"]}},
-            {"type": "aws_ami", "mode": "data", "change": {"actions": ["read"]}},
-        ],
-    }
-    summary = planview.TerraformSummary.from_plan_json(plan_json)
-    assert {k: (c.create, c.change, c.delete) for k, c in summary.by_type.items()} == {
-        "aws_vpc": (1, 0, 0),
-        "aws_subnet": (2, 0, 0),
-        "aws_eks_node_group": (1, 0, 1),
-        "aws_eks_cluster": (0, 1, 0),
-    }
-    assert (summary.totals.create, summary.totals.change, summary.totals.delete) == (4, 1, 1)
-    with pytest.raises(ValueError):
-        planview.TerraformSummary.from_plan_json({"values": {}})
+def test_the_runners_plan_summary_fills_the_terraform_section_by_resource_type(aws_plan):
+    class RunnerSummary:  # the shape of installer.terraform.PlanSummary.by_type
+        by_type = {
+            "aws_subnet": {"add": 4, "change": 0, "destroy": 0},
+            "aws_eks_node_group": {"add": 1, "change": 0, "destroy": 1},
+            "aws_eks_cluster": {"add": 0, "change": 1, "destroy": 0},
+        }
+
+    plan = planview.build(parse_spec(AWS_SPEC).spec, tf_summary=RunnerSummary())
+    rows = {k: (c.create, c.change, c.delete) for k, c in plan.terraform.by_type.items()}
+    assert rows["aws_eks_node_group"] == (1, 0, 1)
+    totals = plan.terraform.totals
+    assert (totals.create, totals.change, totals.delete) == (5, 1, 1)
+    text = planview.render_text(plan)
+    assert "Terraform: 5 to create, 1 to change, 1 to destroy" in text
+    assert "aws_eks_node_group  +1      ~0      -1" in text
+
+
+def test_the_engines_component_plans_fill_the_platform_section(aws_plan):
+    class ComponentPlan:  # the shape of installer.engine.plan.ComponentPlan
+        def __init__(self, name, create=(), change=(), prune=()):
+            self.name, self.create, self.change, self.prune = name, create, change, prune
+
+    plans = [
+        ComponentPlan("cert-manager"),
+        ComponentPlan("pipelines", create=["Deployment/kubeflow/ml-pipeline"] * 3, prune=["x"]),
+    ]
+    plan = planview.build(parse_spec(AWS_SPEC).spec, platform_diff=plans)
+    assert plan.platform.by_component["pipelines"] == planview.Changes(3, 0, 1)
+    text = planview.render_text(plan)
+    assert "Platform: 3 to create, 0 to change, 1 to prune" in text
+    assert "cert-manager" not in text.split("Platform:")[1]  # unchanged rows are left out
 
 
 def test_json_form_has_every_section_and_the_slots_other_layers_fill(aws_plan):
@@ -153,14 +165,14 @@ def test_json_form_has_every_section_and_the_slots_other_layers_fill(aws_plan):
     assert data["pools"][1]["gpus_max"] == 5
     assert data["terraform"] is None
     assert data["platform"]["totals"] == {"create": 12, "change": 1, "delete": 3}
-    assert data["cost"]["as_of"] == "2026-11-02"
+    assert data["cost"]["as_of"] == AS_OF
 
 
 def test_plain_rendering_is_one_screen_and_rich_rendering_names_every_pool(aws_plan):
     text = planview.render_text(aws_plan)
     assert len(text.splitlines()) < 40
     assert "T4 2..10" in text and "H100 0..16" in text
-    assert "prices of 2026-11-02" in text
+    assert f"prices of {AS_OF}" in text
     buffer = io.StringIO()
     planview.render(aws_plan, stream=buffer, rich=True)
     for name in ("sys", "t4od", "h100", "kfstack-rwx", "p5.48xlarge"):

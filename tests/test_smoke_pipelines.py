@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from installer.spec import parse_spec
+from installer.spec import load_spec, parse_spec
 from installer.verify import gpu
 
 pipelines = pytest.importorskip("installer.verify.pipelines")
@@ -65,7 +65,11 @@ def test_the_gpu_step_requests_one_gpu_on_its_pool_with_a_toleration_per_taint(t
     accel = executor["container"]["resources"]["accelerator"]
     assert (accel["resourceType"], accel["resourceCount"]) == ("nvidia.com/gpu", "1")
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-check-gpu"]
-    assert k8s["nodeSelector"]["labels"] == {"kfstack.dev/node-pool": "h100"}
+    assert k8s["nodeSelector"]["labels"] == {
+        "kfstack.dev/pool": "h100",
+        "kfstack.dev/gpu-model": "H100",
+        "nvidia.com/gpu.present": "true",
+    }
     assert k8s["tolerations"] == [
         {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}
     ]
@@ -74,14 +78,28 @@ def test_the_gpu_step_requests_one_gpu_on_its_pool_with_a_toleration_per_taint(t
     assert pipelines.api_document(text) == {"pipeline_spec": spec, "platform_spec": platform}
 
 
-def test_the_spec_labels_of_a_pool_become_the_node_selector(targets):
-    assert targets[0].node_selector == {"team": "ml"}
+def test_pods_select_a_pool_by_the_labels_and_taints_its_stack_gives_its_nodes(targets):
+    # Before apply the stack's pending outputs are the source; spec labels are included.
+    assert targets[0].node_selector == {
+        "team": "ml",
+        "kfstack.dev/pool": "a10",
+        "kfstack.dev/gpu-model": "A10G",
+        "nvidia.com/gpu.present": "true",
+    }
     assert targets[0].tolerations == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
     ]
 
 
-def test_infrastructure_outputs_override_the_spec_labels_and_taints():
+def test_an_aks_spot_gpu_pool_is_tolerated_for_azures_own_spot_taint_too(examples):
+    spec = load_spec(examples / "azure.yaml").spec
+    spot = next(t for t in gpu.gpu_targets(spec) if t.pool == "gput4")
+    keys = {t["key"] for t in spot.tolerations}
+    assert keys == {"nvidia.com/gpu", "kubernetes.azure.com/scalesetpriority"}
+    assert spot.node_selector["kfstack.io/pool"] == "gput4"
+
+
+def test_infrastructure_outputs_override_what_the_stack_computed_before_apply():
     from stacks.base import GpuPoolOutput, InfraOutputs
 
     infra = InfraOutputs(
@@ -96,7 +114,7 @@ def test_infrastructure_outputs_override_the_spec_labels_and_taints():
             )
         ],
     )
-    a10 = gpu.gpu_targets(parse_spec(SPEC).spec, infra)[0]
+    (a10,) = gpu.gpu_targets(parse_spec(SPEC).spec, infra)
     assert a10.node_selector == {"eks.amazonaws.com/nodegroup": "p-dev-a10"}
     assert a10.tolerations == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}

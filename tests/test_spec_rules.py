@@ -109,3 +109,13 @@ def test_a_spec_nested_absurdly_deep_names_where(tmp_path):
     result = validate(tmp_path, yaml.safe_dump({"name": "x", "target": "aws", "aws": deep}))
     assert result.exit_code == 2
     assert "  - aws.k.k.k" in result.output and "nested more than 32 levels" in result.output
+
+
+def test_a_billion_laughs_spec_is_refused_quickly_naming_the_key(tmp_path):
+    text = "name: x\ntarget: aws\naws: {region: us-east-1}\n"
+    text += 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        text += f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    result = validate(tmp_path, text)
+    assert result.exit_code == 2
+    assert "  - h: the spec holds more than 100000 values" in result.output

@@ -21,7 +21,11 @@ needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="
 
 
 def _root(tmp_path: Path, resources: dict) -> Terraform:
-    root = {"variable": {"gate": {"default": "shut"}}, "resource": resources}
+    root = {
+        "variable": {"gate": {"default": "shut"}},
+        "resource": resources,
+        "output": {"gate": {"value": "${var.gate}"}},
+    }
     (tmp_path / "main.tf.json").write_text(json.dumps(root))
     return Terraform(shutil.which("terraform"), tmp_path, Reporter())
 
@@ -148,3 +152,16 @@ def test_plan_summary_counts_a_replacement_as_one_add_and_one_destroy():
         {"type": "outputs", "outputs": {"o": {"action": "noop"}}},
     ]
     assert PlanSummary.from_events(events).to_dict() == summary.to_dict()
+
+
+@needs_terraform
+def test_a_one_step_apply_reports_what_it_planned_and_counts_progress_against_it(tmp_path):
+    runner = _root(tmp_path, {"terraform_data": {"a": {"input": "1"}, "b": {"input": "2"}}})
+    runner.init()
+    recorder = Recorder()
+    runner.reporter = recorder
+    summary = runner.apply_auto()
+    assert (summary.add, summary.change, summary.destroy) == (2, 0, 0)
+    assert recorder.events[-1][1:3] == (2, 2)
+    assert not runner.apply_auto().has_changes
+    assert runner.applied_outputs == runner.output()

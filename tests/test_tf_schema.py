@@ -9,7 +9,6 @@ The walker's own tests show it fails on each kind of mistake it claims to catch.
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 import subprocess
@@ -17,19 +16,10 @@ from pathlib import Path
 
 import pytest
 import tf_schema
-from cloud_specs import azure_spec, gcp_spec, regions_for
+from cloud_specs import MATRIX, azure_spec, gcp_spec, regions_for, row_id
 from conftest import REPO, find_shared
 
 import stacks
-
-MATRIX = list(itertools.product([False, True], repeat=5))
-MATRIX_IDS = [
-    "-".join(
-        n for n, on in zip(("spot", "zones", "existing", "rwx", "snap"), c, strict=True) if on
-    )
-    or "plain"
-    for c in MATRIX
-]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,9 @@ CLOUDS = {
 }
 
 
-@pytest.mark.parametrize(("spot", "zones", "existing", "rwx", "snapshots"), MATRIX, ids=MATRIX_IDS)
+@pytest.mark.parametrize(
+    ("spot", "zones", "existing", "rwx", "snapshots"), MATRIX, ids=[row_id(r) for r in MATRIX]
+)
 @pytest.mark.parametrize("cluster", sorted(CLOUDS))
 def test_every_configuration_of_the_matrix_fits_the_provider_schema(
     cluster, spot, zones, existing, rwx, snapshots, schema, tmp_path

@@ -8,22 +8,14 @@ import json
 import pytest
 from click.testing import CliRunner
 from fake_kube import FakeKube, gpu_node
+from verify_specs import A10_NODE_LABELS, a10_spec
 
 from installer.cli import cli
 from installer.commands import verify as verify_command
 
 pytest.importorskip("kfp")
 
-SPEC = """
-name: p
-target: aws
-aws: {region: us-west-2}
-node_pools:
-- {name: sys, role: system, min: 1, max: 2}
-- {name: a10, gpu: {model: A10G}, min: 1, max: 2}
-kubeflow:
-  teams: [{name: research, owners: [a@x.io]}]
-"""
+SPEC = a10_spec("research")
 
 
 @pytest.fixture
@@ -53,7 +45,7 @@ def test_a_simulated_cluster_passes_with_the_checks_it_could_not_run_listed(
     kube = FakeKube(
         tmp_path,
         runs_workloads=False,
-        nodes=[gpu_node("n1", {"kfstack.dev/node-pool": "a10"}, "NVIDIA A10G", 1)],
+        nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)],
     )
     seen = _use(monkeypatch, kube)
     result = CliRunner().invoke(cli, ["verify", "-c", str(spec_file), "-o", "json"])
@@ -69,9 +61,7 @@ def test_a_simulated_cluster_passes_with_the_checks_it_could_not_run_listed(
 def test_a_failed_check_exits_1_and_names_it(spec_file, tmp_path, monkeypatch):
     _use(
         monkeypatch,
-        FakeKube(
-            tmp_path, nodes=[gpu_node("n1", {"kfstack.dev/node-pool": "a10"}, "Tesla T4", 1)]
-        ),
+        FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "Tesla T4", 1)]),
     )
     result = CliRunner().invoke(
         cli, ["verify", "-c", str(spec_file), "--check", "gpu", "--timeout", "10"]

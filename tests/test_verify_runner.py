@@ -7,24 +7,14 @@ from __future__ import annotations
 import pytest
 from fake_kube import FakeKube, gpu_node
 from kfp_server import FakeKfp
+from verify_specs import A10_NODE_LABELS, a10_spec
 
 from installer import verify
 from installer.spec import parse_spec
 
 pytest.importorskip("kfp")
 
-SPEC = """
-name: p
-target: aws
-aws: {region: us-west-2}
-node_pools:
-- {name: sys, role: system, min: 1, max: 2}
-- {name: a10, gpu: {model: A10G}, min: 1, max: 2}
-kubeflow:
-  teams: [{name: research, owners: [a@x.io]}, {name: platform, owners: [b@x.io]}]
-  domain: kf.example.com
-"""
-POOL = {"kfstack.dev/node-pool": "a10"}
+SPEC = a10_spec("research", "platform", domain="kf.example.com")
 ACCOUNTS = ("research/default-editor", "platform/default-editor")
 
 
@@ -43,7 +33,7 @@ def _options(**kw) -> verify.VerifyOptions:
 
 
 def test_a_gpu_pool_whose_nodes_run_nvidia_smi_with_the_right_model_passes(tmp_path):
-    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", POOL, "NVIDIA A10G", 1)])
+    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)])
     report = verify.run(_spec(), kube, _options(checks=("gpu",)))
     checks = _by_name(report)
     assert checks["gpu-nodes:a10"].result == "passed"
@@ -57,7 +47,7 @@ def test_a_gpu_pool_whose_nodes_run_nvidia_smi_with_the_right_model_passes(tmp_p
 
 
 def test_a_node_with_a_different_gpu_model_fails_with_what_nvidia_smi_saw(tmp_path):
-    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", POOL, "Tesla T4", 1)])
+    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "Tesla T4", 1)])
     job = _by_name(verify.run(_spec(), kube, _options(checks=("gpu",))))["gpu-job:a10"]
     assert job.result == "failed"
     assert "Tesla T4" in job.reason
@@ -65,15 +55,16 @@ def test_a_node_with_a_different_gpu_model_fails_with_what_nvidia_smi_saw(tmp_pa
 
 
 def test_a_node_without_the_device_plugin_fails_the_allocatable_check(tmp_path):
-    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", POOL, None, 0)])
+    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, None, 0)])
     checks = _by_name(verify.run(_spec(), kube, _options(checks=("gpu",))))
     assert checks["gpu-nodes:a10"].result == "failed"
+    assert "too few nvidia.com/gpu (want 1): n1=0" in checks["gpu-nodes:a10"].reason
     assert "device plugin" in checks["gpu-nodes:a10"].reason
     assert checks["gpu-job:a10"].result == "failed"
 
 
 def test_a_pool_at_zero_is_scaled_up_by_the_job_and_then_checked(tmp_path):
-    kube = FakeKube(tmp_path, autoscale=[gpu_node("n9", POOL, "NVIDIA A10G", 1)])
+    kube = FakeKube(tmp_path, autoscale=[gpu_node("n9", A10_NODE_LABELS, "NVIDIA A10G", 1)])
     report = verify.run(_spec(), kube, _options(checks=("gpu",)))
     assert [(c.name, c.result) for c in report.checks] == [
         ("gpu-nodes:a10", "passed"),
@@ -91,7 +82,9 @@ def test_a_gpu_job_that_never_schedules_fails_at_its_deadline_and_is_removed(tmp
 
 
 def test_on_a_simulated_cluster_only_the_node_check_runs_and_the_rest_say_why_not(tmp_path):
-    kube = FakeKube(tmp_path, runs_workloads=False, nodes=[gpu_node("n1", POOL, "NVIDIA A10G", 1)])
+    kube = FakeKube(
+        tmp_path, runs_workloads=False, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)]
+    )
     report = verify.run(_spec(), kube, _options())
     results = {c.name: (c.result, c.reason) for c in report.checks}
     assert results["gpu-nodes:a10"] == ("passed", None)
@@ -101,11 +94,19 @@ def test_on_a_simulated_cluster_only_the_node_check_runs_and_the_rest_say_why_no
     assert results["notebook"][0] == "not-run"
     assert report.simulated and report.failed == []
     assert kube.created == []  # nothing was created on the simulated cluster
+    line = report.not_run_line()
+    assert (
+        "pipeline-hello, pipeline-gpu, pipeline-isolation not run: "
+        "pipelines do not execute on the simulated cluster"
+    ) in line
+    assert "gpu-job:a10" in line and "notebook" in line
 
 
 def test_pipelines_run_as_the_first_team_and_the_second_teams_token_is_refused(tmp_path):
     kube = FakeKube(
-        tmp_path, nodes=[gpu_node("n1", POOL, "NVIDIA A10G", 1)], service_accounts=ACCOUNTS
+        tmp_path,
+        nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)],
+        service_accounts=ACCOUNTS,
     )
     tokens = {"sa-token-research-default-editor": "research"}
     tokens["sa-token-platform-default-editor"] = "platform"
@@ -150,9 +151,7 @@ def test_isolation_fails_when_no_token_works_at_all_because_403_then_proves_noth
 
 def test_pipeline_checks_say_why_they_cannot_run(tmp_path):
     kube = FakeKube(tmp_path, service_accounts=ACCOUNTS)
-    one_team = SPEC.replace(", {name: platform, owners: [b@x.io]}", "").replace(
-        "  domain: kf.example.com\n", ""
-    )
+    one_team = a10_spec("research")
     checks = _by_name(verify.run(_spec(one_team), kube, _options(checks=("pipelines",))))
     assert checks["pipeline-hello"].reason.startswith("no address for the KFP API")
     off = SPEC + "  components: {pipelines: false}\n"
@@ -188,3 +187,30 @@ def test_the_report_json_counts_results_and_masks_secrets(tmp_path):
     data = report.to_dict()
     assert data["summary"]["failed"] == 0
     assert data["summary"]["not-run"] == len(report.checks) - data["summary"]["passed"]
+
+
+def test_with_a_registry_mirror_every_check_image_is_pulled_through_it(tmp_path):
+    mirrored = SPEC + "  registry: {mirror: registry.corp:5000/kf}\n"
+    kube = FakeKube(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)])
+    report = verify.run(_spec(mirrored), kube, _options(checks=("gpu", "notebooks")))
+    checks = _by_name(report)
+    assert checks["gpu-job:a10"].evidence["image"] == (
+        "registry.corp:5000/kf/nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+    )
+    assert checks["notebook"].evidence["image"].startswith("registry.corp:5000/kf/ghcr.io/")
+
+
+def test_a_cluster_error_under_one_step_fails_that_step_and_the_others_still_run(tmp_path):
+    from installer.errors import KfstackError
+
+    class Broken(FakeKube):
+        def create(self, obj):
+            if obj["kind"] == "Namespace":
+                raise KfstackError('namespaces "kfstack-verify" is forbidden (403)')
+            return super().create(obj)
+
+    kube = Broken(tmp_path, nodes=[gpu_node("n1", A10_NODE_LABELS, "NVIDIA A10G", 1)])
+    report = verify.run(_spec(), kube, _options(checks=("gpu", "notebooks")))
+    results = {c.name: (c.result, c.reason) for c in report.checks}
+    assert results["gpu"] == ("failed", 'namespaces "kfstack-verify" is forbidden (403)')
+    assert results["notebook"][0] == "passed"

@@ -39,7 +39,7 @@ def command(
     """
     require_confirmation_possible(yes, "apply")
     loaded, wd = common.load(run, config, workdir)
-    confirm = confirmer(run, yes, "Apply these changes?")
+    confirm = None if yes else confirmer(run, yes, "Apply these changes?")
     result = infra.apply_infra(loaded.spec, wd, run.reporter, confirm)
     if output == "json":
         run.emit_json(result.to_dict())

@@ -47,7 +47,9 @@ class _Asker:
                     hint=f"pass {flag}, or drop --non-interactive to be asked",
                 )
             return default
-        return click.prompt(question, default=default, err=True, **kw)
+        # An optional question accepts an empty answer; click re-asks when default is None.
+        shown = default if default is not None or required else ""
+        return click.prompt(question, default=shown, err=True, show_default=bool(shown), **kw)
 
     def confirm(self, given: bool | None, question: str, *, default: bool) -> bool:
         if given is not None:
@@ -84,7 +86,11 @@ class _Asker:
 @click.option("--kubeconfig", help="Existing cluster: kubeconfig path.")
 @click.option("--context", "kube_context", help="Existing cluster: kubeconfig context.")
 @click.option("--rwx-class", help="Existing cluster: its ReadWriteMany StorageClass.")
-@click.option("--kubernetes-version", help=f"e.g. {m.DEFAULT_KUBERNETES_VERSION}.")
+@click.option(
+    "--kubernetes-version",
+    help="Minor version, e.g. 1.35 [default: the newest the target supports in standard support,"
+    f" at least {m.DEFAULT_KUBERNETES_VERSION}].",
+)
 @click.option(
     "--gpu",
     "gpus",
@@ -119,16 +125,30 @@ def command(run: Run, config: str, output: str, force: bool, **flags) -> int:
         # Checked before the questions so nobody answers them for nothing.
         raise UserError(f"{path} already exists", hint="pass --force to overwrite it")
     answers = _collect(_Asker(not flags["non_interactive"]), flags)
-    text = author.write(path, answers, force=force)
+    text, warnings = author.write(path, answers, force=force)
+    for warning in warnings:
+        run.reporter.warn(warning.render())
     run.reporter.ok(f"wrote {path} ({answers.target}, {answers.name}-{answers.environment})")
     if output == "json":
-        run.emit_json({"written": str(path), "target": answers.target, "text": text})
+        run.emit_json(
+            {
+                "written": str(path),
+                "target": answers.target,
+                "warnings": [w.render() for w in warnings],
+                "text": text,
+            }
+        )
     else:
         run.echo(f"✓ wrote {path}; next: kfstack validate -c {path} && kfstack doctor -c {path}")
     return 0
 
 
 def _collect(ask: _Asker, flags: dict) -> author.Answers:
+    """Every answer, in the order a person thinks about them: where, what, who.
+
+    Raises:
+        UserError: a required answer is missing (non-interactive) or malformed.
+    """
     target = ask.value(
         flags["target"],
         "Target",
@@ -137,6 +157,7 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         default="aws",
         type=click.Choice(m.TARGETS),
     )
+    _refuse_foreign_flags(target, flags)
     answers = author.Answers(
         target=target,
         name=ask.value(flags["name"], "Platform name", flag="--name", required=True),
@@ -144,13 +165,19 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
             flags["environment"], "Environment", flag="--environment", default="dev"
         ),
     )
+    _collect_target(ask, flags, answers)
+    _collect_cluster(ask, flags, answers)
+    _collect_kubeflow(ask, flags, answers)
+    return answers
+
+
+def _collect_target(ask: _Asker, flags: dict, answers: author.Answers) -> None:
+    target = answers.target
     for attr, flag, question in _REQUIRED[target]:
         default = _default_region(target) if attr == "region" else None
         given = flags["subscription" if attr == "subscription_id" else attr]
-        setattr(
-            answers, attr, ask.value(given, question, flag=flag, default=default, required=True)
-        )
-
+        value = ask.value(given, question, flag=flag, default=default, required=True)
+        setattr(answers, attr, value)
     if target == "baremetal":
         hosts = ask.items(
             flags["hosts"], "Hosts (NAME=ADDRESS[:server|agent][:GPUxN], comma-separated)"
@@ -171,35 +198,26 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         answers.kubeconfig = ask.value(
             flags["kubeconfig"], "Kubeconfig", flag="--kubeconfig", default="~/.kube/config"
         )
-        answers.context = (
-            ask.value(
-                flags["kube_context"],
-                "Kubeconfig context (empty: current)",
-                flag="--context",
-                default="",
-            )
-            or None
+        context = ask.value(
+            flags["kube_context"], "Kubeconfig context (empty: current)", flag="--context"
         )
+        answers.context = context or None
 
+
+def _collect_cluster(ask: _Asker, flags: dict, answers: author.Answers) -> None:
+    target = answers.target
     answers.kubernetes_version = ask.value(
         flags["kubernetes_version"],
         "Kubernetes version",
         flag="--kubernetes-version",
-        default=m.DEFAULT_KUBERNETES_VERSION,
+        default=author.default_kubernetes_version(target),
     )
-    if target in ("aws", "gcp", "azure"):
-        given = () if flags["no_gpu"] else flags["gpus"]
-        if flags["no_gpu"] or given or ask.interactive:
-            wanted = (
-                ask.items(
-                    given,
-                    "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)",
-                )
-                if not flags["no_gpu"]
-                else []
-            )
-            answers.gpu_pools = [author.parse_gpu(g) for g in wanted]
-
+    if target in _catalog.CLOUDS and not flags["no_gpu"]:
+        wanted = ask.items(
+            flags["gpus"],
+            "GPU pools (MODEL[:COUNT][:spot][:MIN-MAX], comma-separated; empty: none)",
+        )
+        answers.gpu_pools = [author.parse_gpu(g) for g in wanted]
     answers.rwx = ask.confirm(
         flags["rwx"], "ReadWriteMany storage (shared volumes)?", default=False
     )
@@ -212,6 +230,8 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
             flags["rwx_class"], "The cluster's RWX StorageClass", flag="--rwx-class", required=True
         )
 
+
+def _collect_kubeflow(ask: _Asker, flags: dict, answers: author.Answers) -> None:
     answers.kubeflow_version = ask.value(
         flags["kubeflow_version"],
         "Kubeflow version",
@@ -219,29 +239,53 @@ def _collect(ask: _Asker, flags: dict) -> author.Answers:
         default=m.DEFAULT_KUBEFLOW_VERSION,
         type=click.Choice(m.KUBEFLOW_VERSIONS),
     )
-    defaults = ",".join(m.Components().enabled())
-    components = ask.items(
+    answers.components = ask.items(
         (flags["components"],) if flags["components"] is not None else (),
         "Components (comma-separated)",
-        default=defaults,
+        default=",".join(m.Components().enabled()),
     )
-    answers.components = components if flags["components"] is not None or ask.interactive else None
     if not flags["no_teams"]:
-        answers.teams = [
-            author.parse_team(t)
-            for t in ask.items(
-                flags["teams"], "Teams (NAME:OWNER_EMAIL, comma-separated; empty: none)"
+        teams = ask.items(
+            flags["teams"], "Teams (NAME:OWNER[;OWNER], comma-separated; empty: none)"
+        )
+        answers.teams = [author.parse_team(t) for t in teams]
+    email = ask.value(
+        flags["admin_email"], "Admin e-mail", flag="--admin-email", default=m.StaticAdmin().email
+    )
+    answers.admin_email = None if email == m.StaticAdmin().email else email
+    answers.domain = ask.value(flags["domain"], "Domain (empty: none)", flag="--domain") or None
+
+
+# Flags that only mean something for some targets (option name → flag, targets).
+_TARGET_FLAGS = {
+    "region": ("--region", ("aws", "gcp", "azure")),
+    "project": ("--project", ("gcp",)),
+    "subscription": ("--subscription", ("azure",)),
+    "hosts": ("--host", ("baremetal",)),
+    "ssh_user": ("--ssh-user", ("baremetal",)),
+    "ssh_key": ("--ssh-key", ("baremetal",)),
+    "nfs": ("--nfs", ("baremetal",)),
+    "kubeconfig": ("--kubeconfig", ("existing",)),
+    "kube_context": ("--context", ("existing",)),
+    "rwx_class": ("--rwx-class", ("existing",)),
+    "gpus": ("--gpu", ("aws", "gcp", "azure")),
+}
+
+
+def _refuse_foreign_flags(target: str, flags: dict) -> None:
+    """A flag for another target is a mistake to point out, not a value to drop silently.
+
+    Raises:
+        UserError: names the flag and the targets it belongs to.
+    """
+    for option, (flag, targets) in _TARGET_FLAGS.items():
+        if flags.get(option) and target not in targets:
+            hint = (
+                "on bare metal, give each host's GPUs in --host NAME=ADDRESS:agent:L4x2"
+                if option == "gpus"
+                else f"drop {flag}, or choose --target " + "/".join(targets)
             )
-        ]
-    answers.admin_email = ask.value(
-        flags["admin_email"], "Admin e-mail", flag="--admin-email", default="admin@kubeflow.local"
-    )
-    if answers.admin_email == m.StaticAdmin().email:
-        answers.admin_email = None
-    answers.domain = (
-        ask.value(flags["domain"], "Domain (empty: none)", flag="--domain", default="") or None
-    )
-    return answers
+            raise UserError(f"{flag} does not apply to target {target}", hint=hint)
 
 
 def _default_region(target: str) -> str | None:

@@ -8,6 +8,7 @@ from installer import infra
 from installer.commands import common
 from installer.commands.infra_views import render_plan
 from installer.console import Run
+from installer.errors import KfstackError, UserError
 
 EXIT_CHANGES = 2
 
@@ -34,8 +35,15 @@ def command(
     debug: bool,
 ) -> int:
     """Plan the infrastructure of the spec: resources to add, change and destroy."""
-    loaded, wd = common.load(run, config, workdir)
-    summary = infra.plan_infra(loaded.spec, wd, run.reporter, destroy=destroy)
+    try:
+        loaded, wd = common.load(run, config, workdir)
+        summary = infra.plan_infra(loaded.spec, wd, run.reporter, destroy=destroy)
+    except UserError as exc:
+        if not detailed_exitcode:
+            raise
+        # Exit 2 means "changes present" here, so every error, a person's included,
+        # exits 1 as terraform's -detailed-exitcode does.
+        raise KfstackError(exc.message, hint=exc.hint) from exc
     if output == "json":
         run.emit_json(summary.to_dict())
     else:

@@ -6,6 +6,7 @@ import click
 
 from installer.commands import common
 from installer.console import Run
+from installer.errors import SpecError
 
 
 @click.command("validate")
@@ -18,7 +19,22 @@ def command(run: Run, config: str, output: str, debug: bool) -> int:
 
     No cloud is contacted. Exit code 0 when valid, 2 when not.
     """
-    loaded, _ = common.load(run, config)
+    try:
+        loaded, _ = common.load(run, config)
+    except SpecError as exc:
+        if output == "json":
+            # CI reads the problems from stdout; the boundary still prints them on stderr.
+            run.emit_json(
+                {
+                    "valid": False,
+                    "spec": config,
+                    "problems": [
+                        {"path": p.path, "message": p.message, "hint": p.hint}
+                        for p in exc.problems
+                    ],
+                }
+            )
+        raise
     spec = loaded.spec
     if output == "json":
         run.emit_json(

@@ -18,7 +18,7 @@ from installer.commands import common
 from installer.console import Run
 from installer.errors import KfstackError, UserError
 from installer.spec.model import Spec
-from installer.verify.kube import KubeApi
+from installer.verify.kube import KubeApi, RestKube
 from installer.workdir import Workdir
 
 
@@ -39,10 +39,11 @@ def kubeconfig_for(spec: Spec, wd: Workdir, given: str | None) -> Path:
 
 
 def connect(kubeconfig: Path, context: str | None) -> KubeApi:
-    """A Kubernetes API client for the verify checks.
+    """A Kubernetes API client for the verify checks, over the engine's REST client.
 
     Raises:
-        KfstackError: this build has no Kubernetes client, or it cannot connect.
+        UserError: the kubeconfig is malformed.
+        KfstackError: this build has no Kubernetes client.
     """
     try:
         from installer import kube  # the REST client from the install-engine work (issue 6)
@@ -51,7 +52,7 @@ def connect(kubeconfig: Path, context: str | None) -> KubeApi:
             "this build of kfstack has no Kubernetes client yet (installer/kube)",
             hint="verify runs once the install engine's client is merged",
         ) from None
-    return kube.connect(kubeconfig, context=context)
+    return RestKube(kube.connect(kubeconfig, context=context), runs_workloads=True)
 
 
 @click.command("verify")

@@ -245,6 +245,9 @@ def aws_emulator(host: str = "127.0.0.1") -> Iterator[AwsEmulator]:
     """
     emulator = AwsEmulator(host)
     emulator.start()
+    # moto's backends are process-wide: a new emulator must not see what an earlier one
+    # in the same process created.
+    emulator.reset()
     try:
         yield emulator
     finally:

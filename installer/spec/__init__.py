@@ -7,6 +7,7 @@ lists each offending field by its path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from installer.spec.model import Spec
 
 __all__ = ["LoadedSpec", "Spec", "load_spec", "parse_spec", "json_schema"]
 
-# The deepest real field is about six levels down; anything far deeper is not a spec.
+# The deepest real field is about six levels down, and a large spec holds a few thousand
+# values; anything far beyond either is not a spec (and would be costly to validate).
 MAX_DEPTH = 32
+MAX_VALUES = 100_000
 
 
 @dataclass
@@ -83,12 +86,9 @@ def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
             source,
             [SpecProblem("", f"the top level must be a mapping, not {type(data).__name__}")],
         )
-    deep = _too_deep(data)
-    if deep is not None:
-        raise SpecError(
-            source,
-            [SpecProblem(deep, f"nested more than {MAX_DEPTH} levels deep; no spec field is")],
-        )
+    shape = _check_shape(data)
+    if shape is not None:
+        raise SpecError(source, [shape])
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -101,24 +101,46 @@ def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
     return LoadedSpec(spec=spec, path=None, warnings=findings.warnings)
 
 
-def _too_deep(data: Any) -> str | None:
-    """The path of the first value nested deeper than MAX_DEPTH, or None.
+def _check_shape(data: Any) -> SpecProblem | None:
+    """A problem if the data nests deeper than MAX_DEPTH or holds more than MAX_VALUES values.
 
-    Iterative on purpose: the point is to refuse input that would exhaust the
-    recursion of the model's validators and of the error reporting.
+    Iterative, and run before the model: YAML aliases can expand a few lines into
+    billions of values ("billion laughs"), and deep nesting exhausts the recursion of
+    the model's validators. Both are refused here, cheaply, with the path at fault.
     """
     stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    seen = 0
     while stack:
         node, path, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            top = re.match(r"[^.\[]+|\[[^\]]*\]", path)
+            return SpecProblem(
+                top.group(0) if top else path,
+                f"the spec holds more than {MAX_VALUES} values (YAML aliases expanded)",
+                "a spec is a few hundred values; remove the repeated aliases",
+            )
         if depth > MAX_DEPTH:
-            return path
+            return SpecProblem(path, f"nested more than {MAX_DEPTH} levels deep; no spec field is")
         if isinstance(node, dict):
             for key, value in node.items():
-                stack.append((value, f"{path}.{key}" if path else str(key), depth + 1))
+                stack.append((value, _join(path, key), depth + 1))
         elif isinstance(node, list):
             for index, value in enumerate(node):
-                stack.append((value, f"{path}[{index}]", depth + 1))
+                stack.append((value, _join(path, index), depth + 1))
     return None
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _join(path: str, part: Any) -> str:
+    """Extend a field path: `a.b`, `a[0]`, and `a['odd key']` for keys that are not names."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"{path}[{part}]"
+    if isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+        return f"{path}.{part}" if path else part
+    return f"{path}[{str(part)!r}]"
 
 
 def json_schema() -> dict[str, Any]:
@@ -134,10 +156,7 @@ def _problem(err: dict[str, Any]) -> SpecProblem:
     loc = [part for part in err.get("loc", ()) if not _is_union_tag(part)]
     path = ""
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
+        path = _join(path, part)
     kind = err.get("type", "")
     message = err.get("msg", "invalid value")
     if kind == "extra_forbidden":

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from installer.errors import SpecError, UserError
-from installer.spec import json_schema, parse_spec
+from installer.errors import SpecError, SpecProblem, UserError
+from installer.spec import json_schema, parse_spec, rules
 from installer.spec import model as m
 
 # What a person may leave out of a GPU pool answer.
@@ -79,6 +79,16 @@ class Answers:
     teams: list[TeamAnswer] = field(default_factory=list)
     admin_email: str | None = None
     domain: str | None = None
+
+
+def default_kubernetes_version(target: str) -> str:
+    """The version init proposes: kfstack's default, raised to where the target's
+    standard support starts (GKE drops minors from its regular channels early)."""
+    window = rules.kubernetes_support()["targets"][target]
+    minor = int(m.DEFAULT_KUBERNETES_VERSION.split(".")[1])
+    floor = window.get("standard_min") or window["min"]
+    minor = max(minor, int(floor.split(".")[1]))
+    return f"1.{min(minor, int(window['max'].split('.')[1]))}"
 
 
 def parse_gpu(text: str) -> GpuPoolAnswer:
@@ -211,10 +221,7 @@ def _node_pools(answers: Answers) -> list[dict[str, Any]]:
     pools: list[dict[str, Any]] = [{"name": "system", "role": "system", "min": 2, "max": 3}]
     used: set[str] = {"system"}
     for pool in answers.gpu_pools:
-        base = "gpu-" + re.sub(r"[^a-z0-9]+", "-", pool.model.lower()).strip("-")
-        name, suffix = base[:30], 2
-        while name in used:
-            name, suffix = f"{base[:27]}-{suffix}", suffix + 1
+        name = _gpu_pool_name(pool.model, used, aks=answers.target == "azure")
         used.add(name)
         item: dict[str, Any] = {
             "name": name,
@@ -226,6 +233,21 @@ def _node_pools(answers: Answers) -> list[dict[str, Any]]:
             item["spot"] = True
         pools.append(item)
     return pools
+
+
+def _gpu_pool_name(model: str, used: set[str], *, aks: bool) -> str:
+    """A pool name for `model` not in `used`. AKS names Linux pools with 1-12 lower-case
+    letters and digits (no hyphens); elsewhere a DNS label of up to 30 characters."""
+    slug = model.lower()
+    if aks:
+        base, limit, sep = "gpu" + re.sub(r"[^a-z0-9]+", "", slug), 12, ""
+    else:
+        base, limit, sep = "gpu-" + re.sub(r"[^a-z0-9]+", "-", slug).strip("-"), 30, "-"
+    name, suffix = base[:limit], 2
+    while name in used:
+        tail = f"{sep}{suffix}"
+        name, suffix = base[: limit - len(tail)] + tail, suffix + 1
+    return name
 
 
 def _kubeflow_block(answers: Answers) -> dict[str, Any]:
@@ -266,8 +288,10 @@ def render(data: dict[str, Any], *, command: str = "kfstack init") -> str:
     return header + body
 
 
-def write(path: Path, answers: Answers, *, force: bool = False) -> str:
-    """Validate the spec built from `answers` and write it to `path`; returns the text.
+def write(path: Path, answers: Answers, *, force: bool = False) -> tuple[str, list[SpecProblem]]:
+    """Validate the spec built from `answers` and write it to `path`.
+
+    Returns the text written and the validation warnings (advice, not errors).
 
     Nothing is written unless the spec validates and `path` is free (or `force`).
 
@@ -284,7 +308,7 @@ def write(path: Path, answers: Answers, *, force: bool = False) -> str:
         raise UserError(f"{path} is a directory", hint="give a file path with -c")
     text = render(build(answers))
     try:
-        parse_spec(text, source=str(path))
+        loaded = parse_spec(text, source=str(path))
     except SpecError as exc:
         exc.hint = f"nothing was written to {path}; change the answers named above and re-run"
         raise
@@ -303,4 +327,4 @@ def write(path: Path, answers: Answers, *, force: bool = False) -> str:
             raise
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return text
+    return text, loaded.warnings

@@ -1,29 +1,33 @@
 """`kfstack verify`: prove a running platform works, GPUs included.
 
     run(spec, kube, options, reporter) -> VerifyReport
-      1. GPU       per GPU pool (or host): nodes advertise `nvidia.com/gpu` allocatable;
+      1. GPU       per GPU pool (as its stack labels and taints the nodes): the nodes
+                   advertise `nvidia.com/gpu` allocatable;
                    a Job pinned to the pool runs nvidia-smi and the model it saw is
                    compared with the spec (then the nodes again, if the pool was at zero)
       2. Pipelines the smoke pipelines (`pipelines.py`) submitted through the KFP API
                    (`kfp_api.py`) with a service-account token of the first team's
-                   profile, waited on until SUCCEEDED; the second team's token must get
-                   HTTP 403 on the first team's runs (isolation)
+                   profile, waited on until SUCCEEDED (the GPU one on the first GPU
+                   pool); the second team's token must get HTTP 403 on the first
+                   team's runs, while both work in their own namespaces (isolation)
       3. Notebooks a Notebook server in the first team's namespace becomes ready and is
                    removed
 
 The Kubernetes calls go through the `kube.KubeApi` protocol. A check that cannot run says
 so (`not-run` with the reason: the component is off, the spec has no team, the cluster is
 simulated and runs nothing); a check is `passed` only when what it checks happened.
+Check images come through `kubeflow.registry.mirror` when the spec sets one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from installer.console import Reporter
-from installer.errors import KfstackError
+from installer.errors import KfstackError, UserError
 from installer.spec.model import Spec
 from installer.verify import checks as _checks
 from installer.verify import gpu as _gpu
@@ -48,9 +52,9 @@ class VerifyOptions:
     pipeline_timeout: float = 900.0
     pipeline_poll: float = 5.0
     notebook_timeout: float = 600.0
-    gpu_image: str | None = None
-    cpu_image: str | None = None
-    notebook_image: str = _checks.NOTEBOOK_IMAGE
+    gpu_image: str | None = None  # default: GPU_IMAGE (through the registry mirror)
+    cpu_image: str | None = None  # default: CPU_IMAGE (through the registry mirror)
+    notebook_image: str | None = None  # default: NOTEBOOK_IMAGE (through the mirror)
     infra: Any = None  # InfraOutputs, when the infrastructure layer's outputs are known
 
 
@@ -65,7 +69,7 @@ def run(
     Raises:
         UserError: the pipelines check is selected and the KFP SDK is not installed.
     """
-    options = options or VerifyOptions()
+    options = _with_images(spec, options or VerifyOptions())
     reporter = reporter or Reporter()
     report = VerifyReport(
         platform=spec.full_name, target=spec.target, simulated=not kube.runs_workloads
@@ -76,10 +80,41 @@ def run(
     for number, name in enumerate(options.checks, start=1):
         reporter.phase(number, total, f"verify {name}")
         step = {"gpu": _verify_gpu, "pipelines": _verify_pipelines, "notebooks": _verify_notebooks}
-        for check in step[name](spec, kube, options, reporter):
+        try:
+            for check in step[name](spec, kube, options, reporter):
+                report.checks.append(check)
+                _report_line(reporter, check)
+        except UserError:
+            raise
+        except KfstackError as exc:
+            # The cluster failed under a step (e.g. its namespace could not be created):
+            # that step failed, and the others still run and report.
+            LOG.debug("verify %s stopped", name, exc_info=True)
+            check = CheckResult(name).failed(exc.message)
             report.checks.append(check)
             _report_line(reporter, check)
     return report
+
+
+def _with_images(spec: Spec, options: VerifyOptions) -> VerifyOptions:
+    """Fill in the check images, through `kubeflow.registry.mirror` when there is one.
+
+    The defaults are fully qualified (registry host first), so the platform's mirror
+    layout `<mirror>/<registry>/<path>` is the mirror prefix and the image as written.
+    """
+    mirror = spec.kubeflow.registry.mirror if spec.kubeflow.registry else None
+
+    def image(given: str | None, default: str) -> str:
+        if given:
+            return given
+        return f"{mirror}/{default}" if mirror else default
+
+    return dataclasses.replace(
+        options,
+        gpu_image=image(options.gpu_image, _gpu.GPU_IMAGE),
+        cpu_image=image(options.cpu_image, _gpu.CPU_IMAGE),
+        notebook_image=image(options.notebook_image, _checks.NOTEBOOK_IMAGE),
+    )
 
 
 def _report_line(reporter: Reporter, check: CheckResult) -> None:
@@ -117,7 +152,7 @@ def _verify_gpu(spec: Spec, kube: KubeApi, options: VerifyOptions, reporter: Rep
                     target,
                     job,
                     namespace=options.namespace,
-                    image=options.gpu_image or _gpu.GPU_IMAGE,
+                    image=options.gpu_image,
                     timeout=options.gpu_timeout,
                     reporter=reporter,
                 )
@@ -199,8 +234,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
         )
 
     with timed(CheckResult("pipeline-hello")) as check:
-        kwargs = {"image": options.cpu_image} if options.cpu_image else {}
-        submit(check, "kfstack-smoke-hello", pipelines.hello_pipeline(**kwargs))
+        submit(check, "kfstack-smoke-hello", pipelines.hello_pipeline(options.cpu_image))
     yield check
 
     targets = _gpu.gpu_targets(spec, options.infra)
@@ -210,8 +244,7 @@ def _verify_pipelines(spec: Spec, kube: KubeApi, options: VerifyOptions, reporte
         else:
             target = targets[0]
             check.evidence["pool"] = target.pool
-            kwargs = {"image": options.gpu_image} if options.gpu_image else {}
-            pipeline = pipelines.gpu_pipeline(target, **kwargs)
+            pipeline = pipelines.gpu_pipeline(target, options.gpu_image)
             submit(check, f"kfstack-smoke-gpu-{target.pool}", pipeline)
     yield check
 

@@ -1,11 +1,11 @@
 """Which GPU nodes a platform has, how to reach them, and how to recognise their GPUs.
 
-`gpu_targets(spec, infra)` lists one `GpuTarget` per GPU pool (cloud) or GPU host (bare
-metal): the GPU model and count the spec promises, and the node selector and
-tolerations a pod needs to land there. The infrastructure's outputs
-(`InfraOutputs.gpu_pools[].labels/taints`) are the source of truth for labels when they
-are known; before apply, or for specs without them, the spec's own pool labels are used,
-and failing those the node-pool label every target's stack sets (`NODE_POOL_LABEL`).
+`gpu_targets(spec, infra)` lists one `GpuTarget` per GPU pool: the GPU model and count
+the spec promises, and the node selector and tolerations a pod needs to land there.
+Both come from the infrastructure layer's `InfraOutputs.gpu_pools` (labels and taints
+every node of the pool carries), so verify selects nodes exactly as the stack labelled
+them on each target; before apply, or without outputs at hand, the stack's own
+`pending_outputs()` gives the same pools, computed from the spec.
 
 `nvidia-smi` names GPUs differently from the catalog ("NVIDIA A100-SXM4-80GB" for
 A100-80GB, "Tesla T4" for T4); `name_pattern(model)` is a regular expression that reads
@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import stacks as _stacks
 from installer.spec.model import Spec
-from stacks.base import NODE_POOL_LABEL
 
 # Word boundaries written out, because POSIX ERE has no \b and no look-ahead.
 _B, _E = "(^|[^A-Za-z0-9])", "([^A-Za-z0-9]|$)"
@@ -44,6 +44,7 @@ MODEL_LINE = "kfstack-gpu-model:"
 # The CUDA base image carries no CUDA libraries; nvidia-smi and the device nodes are
 # injected by the NVIDIA container toolkit on GPU nodes, which is the thing under test.
 GPU_IMAGE = "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"
+CPU_IMAGE = "docker.io/library/busybox:1.37"
 
 
 def name_pattern(model: str) -> str:
@@ -97,30 +98,23 @@ def _toleration(key: str, value: str, effect: str) -> dict[str, Any]:
 
 
 def gpu_targets(spec: Spec, infra: Any = None) -> list[GpuTarget]:
-    """One target per GPU pool or GPU host; `infra` is an `InfraOutputs` or None."""
-    known = {p.name: p for p in getattr(infra, "gpu_pools", None) or []}
-    if spec.target == "baremetal":
-        # kfstack registers each k3s node under the host's `name` (--node-name).
-        return [
-            GpuTarget(h.name, h.gpu, h.gpu_count, {"kubernetes.io/hostname": h.name})
-            for h in spec.baremetal.hosts
-            if h.gpu
-        ]
-    targets = []
-    for pool in spec.gpu_pools:
-        out = known.get(pool.name)
-        if out is not None and out.labels:
-            selector = dict(out.labels)
-        elif pool.labels:
-            selector = dict(pool.labels)
-        else:
-            selector = {NODE_POOL_LABEL: pool.name}
-        if out is not None and out.taints:
-            taints = [
+    """One target per GPU pool; `infra` is the applied `InfraOutputs`, or None.
+
+    Raises:
+        KeyError: the spec's target has no stack (never for a validated spec).
+    """
+    if infra is None:
+        infra = _stacks.for_spec(spec).pending_outputs()
+    return [
+        GpuTarget(
+            pool.name,
+            pool.gpu_model,
+            pool.gpu_count,
+            dict(pool.labels),
+            [
                 _toleration(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))
-                for t in out.taints
-            ]
-        else:
-            taints = [_toleration(t.key, t.value, t.effect) for t in pool.effective_taints]
-        targets.append(GpuTarget(pool.name, pool.gpu.model, pool.gpu.count, selector, taints))
-    return targets
+                for t in pool.taints
+            ],
+        )
+        for pool in infra.gpu_pools
+    ]

@@ -16,9 +16,13 @@ Failures raise `installer.errors.KfstackError` (or a subclass).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
+
+from installer import redact
+from installer.errors import KfstackError
 
 Obj = dict[str, Any]
 
@@ -109,3 +113,92 @@ def wait_for(
     raise TimeoutError(
         f"{kind} {namespace + '/' if namespace else ''}{name}: not done in {timeout:.0f}s"
     )
+
+
+class RestKube:
+    """`KubeApi` over the install engine's REST client (`installer.kube.KubeClient`).
+
+    The client is duck-typed here (resource mapping, get_or_none, list, watch and raw
+    `request`), so this module does not import it. `runs_workloads` is the caller's
+    knowledge: False when the client talks to the simulated API server.
+    """
+
+    def __init__(self, client: Any, *, runs_workloads: bool = True) -> None:
+        self.client = client
+        self.runs_workloads = runs_workloads
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        return self.client.resource(api_version, kind)
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Obj | None:
+        return self.client.get_or_none(self._res(api_version, kind), name, namespace)
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[Obj]:
+        res = self._res(api_version, kind)
+        found = self.client.list(res, namespace, label_selector=label_selector or "")
+        return list(found.get("items") or [])
+
+    def create(self, obj: Obj) -> Obj:
+        res = self._res(obj["apiVersion"], obj["kind"])
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        return self.client.request("POST", res.path(namespace), body=json.dumps(obj).encode())
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        res = self._res(api_version, kind)
+        # Background propagation: a Job's pods go with it (the API's default orphans them).
+        try:
+            self.client.request(
+                "DELETE", res.path(namespace, name), query={"propagationPolicy": "Background"}
+            )
+        except KfstackError as exc:
+            if getattr(exc, "code", None) != 404:
+                raise
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        timeout: float = 60.0,
+    ) -> Iterator[tuple[str, Obj]]:
+        res = self._res(api_version, kind)
+        for event, obj in self.client.watch(res, namespace, timeout=timeout):
+            if name is None or (obj.get("metadata") or {}).get("name") == name:
+                yield event, obj
+
+    def pod_logs(
+        self, name: str, namespace: str, *, container: str | None = None, tail_lines: int = 200
+    ) -> str:
+        query = {"tailLines": str(tail_lines)} | ({"container": container} if container else {})
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        # The log endpoint answers text/plain, so read the raw response, not JSON.
+        resp = self.client.request("GET", path, query=query, stream=True)
+        try:
+            return resp.read().decode("utf-8", "replace")
+        finally:
+            resp.release_conn()
+
+    def create_token(self, namespace: str, service_account: str, *, seconds: int = 900) -> str:
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": seconds},
+        }
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"
+        answer = self.client.request("POST", path, body=json.dumps(body).encode())
+        token = (answer.get("status") or {}).get("token")
+        if not token:
+            raise KfstackError(f"TokenRequest for {namespace}/{service_account} returned no token")
+        redact.register(token)
+        return token

@@ -34,9 +34,8 @@ from typing import Any
 import yaml
 
 from installer.errors import UserError
-from installer.verify.gpu import CHECK_SCRIPT, GPU_IMAGE, GpuTarget, name_pattern
+from installer.verify.gpu import CHECK_SCRIPT, CPU_IMAGE, GPU_IMAGE, GpuTarget, name_pattern
 
-CPU_IMAGE = "docker.io/library/busybox:1.37"
 GPU_RESOURCE = "nvidia.com/gpu"
 
 

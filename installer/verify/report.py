@@ -76,6 +76,14 @@ class VerifyReport:
     def not_run(self) -> list[CheckResult]:
         return [c for c in self.checks if c.result == "not-run"]
 
+    def not_run_line(self) -> str:
+        """One line naming the checks that could not run, grouped by reason (for the last
+        line of a sandbox run), or "" when every check ran."""
+        by_reason: dict[str, list[str]] = {}
+        for check in self.not_run:
+            by_reason.setdefault(check.reason or "no reason given", []).append(check.name)
+        return "; ".join(f"{', '.join(names)} not run: {why}" for why, names in by_reason.items())
+
     def to_dict(self) -> dict[str, Any]:
         counts = {
             r: sum(c.result == r for c in self.checks) for r in ("passed", "failed", "not-run")

@@ -170,7 +170,7 @@ resource "aws_eks_node_group" "this" {
     }
   }
 
-  tags = merge(var.tags, { "kfstack.dev/pool" = each.key })
+  tags = merge(var.tags, { "kfstack.io/pool" = each.key })
 
   # The cluster autoscaler owns the current size once the group exists.
   lifecycle {

@@ -10,11 +10,15 @@ locals {
   # server keeps k3s's default SQLite datastore (https://docs.k3s.io/datastore).
   ha = length(local.servers) > 1
 
+  # Every node carries its pool's name on every target (stacks.base.NODE_POOL_LABEL); on
+  # bare metal each host is its own pool.
+  pool_label = { for name in keys(var.hosts) : name => { "kfstack.io/pool" = name } }
+
   gpu_taint = { key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }
   gpu_labels = {
     for name, host in var.hosts : name => host.gpu_model == null ? {} : {
       "nvidia.com/gpu.present" = "true"
-      "kfstack.dev/gpu-model"  = host.gpu_model
+      "kfstack.io/gpu-model"   = host.gpu_model
     }
   }
 
@@ -23,7 +27,7 @@ locals {
   # is already registered).
   node_args = {
     for name, host in var.hosts : name => concat(
-      flatten([for key, value in merge(host.labels, local.gpu_labels[name]) : ["--label", "${key}=${value}"]]),
+      flatten([for key, value in merge(host.labels, local.pool_label[name], local.gpu_labels[name]) : ["--label", "${key}=${value}"]]),
       host.gpu_model == null ? [] : ["--taint", "${local.gpu_taint.key}=${local.gpu_taint.value}:${local.gpu_taint.effect}"],
     )
   }

@@ -31,7 +31,7 @@ output "gpu_pools" {
       hosts     = sort([for name, h in var.hosts : name if h.gpu_model == model])
       labels = {
         "nvidia.com/gpu.present" = "true"
-        "kfstack.dev/gpu-model"  = model
+        "kfstack.io/gpu-model"   = model
       }
       taints = [local.gpu_taint]
       driver = "host"

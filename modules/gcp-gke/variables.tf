@@ -36,13 +36,13 @@ variable "kubernetes_version" {
 }
 
 variable "release_channel" {
-  description = "GKE release channel; UNSPECIFIED pins kubernetes_version and turns node auto-upgrade off."
+  description = "GKE release channel; EXTENDED keeps a minor up to 24 months; UNSPECIFIED pins kubernetes_version and turns node auto-upgrade off."
   type        = string
   default     = "REGULAR"
 
   validation {
-    condition     = contains(["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"], var.release_channel)
-    error_message = "release_channel must be RAPID, REGULAR, STABLE or UNSPECIFIED."
+    condition     = contains(["RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED"], var.release_channel)
+    error_message = "release_channel must be RAPID, REGULAR, STABLE, EXTENDED or UNSPECIFIED."
   }
 }
 

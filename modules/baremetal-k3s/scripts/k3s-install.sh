@@ -106,7 +106,9 @@ fi
 
 # 3. The binary and images: downloaded by the install script, or copied from the
 # air-gap bundle (https://docs.k3s.io/installation/airgap#install-k3s).
-install_env=(INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="${exec_args[*]}" K3S_TOKEN="$K3S_TOKEN")
+# The token is exported, not an `env` argument, so it never shows in a process list.
+export K3S_TOKEN
+install_env=(INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="${exec_args[*]}")
 [ -n "$server_url" ] && install_env+=(K3S_URL="$server_url")
 if [ "$airgap" = true ]; then
   [ -x "$staging/airgap/k3s" ] || chmod 0755 "$staging/airgap/k3s"
