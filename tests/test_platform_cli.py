@@ -208,6 +208,24 @@ def spec_26(sources_for_version):
     return make_spec(data), sources_for_version("26.03")
 
 
+def _patch_dex_deployment(monkeypatch, filename: str, name: str, replicas) -> None:
+    """Add one more kfstack patch to the dex component (a Deployment's replicas)."""
+
+    def extra(ctx, ov):
+        ov.add_patch(
+            filename,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "auth"},
+                "spec": {"replicas": replicas},
+            },
+            "A deliberately wrong patch (test).",
+        )
+
+    monkeypatch.setitem(_features.CUSTOMIZERS, "dex", [*_features.CUSTOMIZERS["dex"], extra])
+
+
 def test_a_deliberately_broken_patch_names_the_component_and_file_and_keeps_the_old_tree(
     spec_26, tmp_path, monkeypatch
 ):
@@ -216,19 +234,7 @@ def test_a_deliberately_broken_patch_names_the_component_and_file_and_keeps_the_
     render(spec, out, srcs)
     before = {str(p.relative_to(out)): p.read_bytes() for p in all_files(out)}
 
-    def broken(ctx, ov):
-        ov.add_patch(
-            "broken-on-purpose.yaml",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "no-such-deployment", "namespace": "auth"},
-                "spec": {"replicas": 2},
-            },
-            "A patch whose target does not exist.",
-        )
-
-    monkeypatch.setitem(_features.CUSTOMIZERS, "dex", [*_features.CUSTOMIZERS["dex"], broken])
+    _patch_dex_deployment(monkeypatch, "broken-on-purpose.yaml", "no-such-deployment", 2)
     with pytest.raises(BuildError) as err:
         render(spec, out, srcs)
     message = err.value.render()
@@ -243,19 +249,7 @@ def test_an_invalid_field_names_the_component_the_object_and_the_field(
 ):
     spec, srcs = spec_26
 
-    def invalid(ctx, ov):
-        ov.add_patch(
-            "bad-replicas.yaml",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "dex", "namespace": "auth"},
-                "spec": {"replicas": "two"},
-            },
-            "A value of the wrong type.",
-        )
-
-    monkeypatch.setitem(_features.CUSTOMIZERS, "dex", [*_features.CUSTOMIZERS["dex"], invalid])
+    _patch_dex_deployment(monkeypatch, "bad-replicas.yaml", "dex", "two")
     with pytest.raises(ValidationFailed) as err:
         render(spec, tmp_path / "out", srcs)
     (problem,) = err.value.problems
