@@ -188,6 +188,18 @@ class TerraformSummary:
             }
         )
 
+    @classmethod
+    def from_plan_summary(cls, summary: Any) -> TerraformSummary:
+        """From the runner's `installer.terraform.PlanSummary` (its `by_type` counts)."""
+        return cls(
+            {
+                rtype: Changes(
+                    counts.get("add", 0), counts.get("change", 0), counts.get("destroy", 0)
+                )
+                for rtype, counts in sorted(summary.by_type.items())
+            }
+        )
+
     @property
     def totals(self) -> Changes:
         return Changes.sum(self.by_type.values())

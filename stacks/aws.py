@@ -25,7 +25,7 @@ from installer import aws_api
 from installer.console import Reporter
 from installer.spec.model import NodePool, Spec
 from stacks import kubeconfig, pools
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack
+from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_backend
 
 PROVIDER_CONSTRAINT = ">= 5.100, < 7.0"
 AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
@@ -116,17 +116,9 @@ class AwsStack(Stack):
                 "aws": {"source": "hashicorp/aws", "version": PROVIDER_CONSTRAINT}
             },
         }
-        state = self.spec.state
-        if state.backend == "s3":
-            s3: dict[str, Any] = {
-                "bucket": state.bucket,
-                "key": state.key or f"{self.spec.name}/{self.spec.environment}/terraform.tfstate",
-                "region": state.region,
-                "encrypt": True,
-            }
-            if state.dynamodb_table:
-                s3["dynamodb_table"] = state.dynamodb_table
-            block["backend"] = {"s3": s3}
+        backend = terraform_backend(self.spec)
+        if backend is not None:
+            block["backend"] = backend
         return block
 
     def _network(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import yaml
 
+import stacks
 from installer.spec import load_spec, parse_spec
 from installer.verify import gpu
 
@@ -65,11 +66,8 @@ def test_the_gpu_step_requests_one_gpu_on_its_pool_with_a_toleration_per_taint(t
     accel = executor["container"]["resources"]["accelerator"]
     assert (accel["resourceType"], accel["resourceCount"]) == ("nvidia.com/gpu", "1")
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-check-gpu"]
-    assert k8s["nodeSelector"]["labels"] == {
-        "kfstack.dev/pool": "h100",
-        "kfstack.dev/gpu-model": "H100",
-        "nvidia.com/gpu.present": "true",
-    }
+    assert k8s["nodeSelector"]["labels"] == targets[1].node_selector
+    assert k8s["nodeSelector"]["labels"]["kfstack.io/pool"] == "h100"
     assert k8s["tolerations"] == [
         {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}
     ]
@@ -80,12 +78,10 @@ def test_the_gpu_step_requests_one_gpu_on_its_pool_with_a_toleration_per_taint(t
 
 def test_pods_select_a_pool_by_the_labels_and_taints_its_stack_gives_its_nodes(targets):
     # Before apply the stack's pending outputs are the source; spec labels are included.
-    assert targets[0].node_selector == {
-        "team": "ml",
-        "kfstack.dev/pool": "a10",
-        "kfstack.dev/gpu-model": "A10G",
-        "nvidia.com/gpu.present": "true",
-    }
+    (stack_pool, _) = stacks.for_spec(parse_spec(SPEC).spec).pending_outputs().gpu_pools
+    assert targets[0].node_selector == stack_pool.labels
+    assert targets[0].node_selector["team"] == "ml"
+    assert targets[0].node_selector["kfstack.io/pool"] == "a10"
     assert targets[0].tolerations == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
     ]

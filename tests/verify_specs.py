@@ -1,13 +1,10 @@
 """The spec the verify tests share: an EKS platform with one A10G pool, and the labels the
-AWS stack gives that pool's nodes (stacks/aws.py `pool_labels`)."""
+AWS stack gives that pool's nodes (taken from the stack, whose contract they are)."""
 
 from __future__ import annotations
 
-A10_NODE_LABELS = {
-    "kfstack.dev/pool": "a10",
-    "kfstack.dev/gpu-model": "A10G",
-    "nvidia.com/gpu.present": "true",
-}
+import stacks
+from installer.spec import parse_spec
 
 
 def a10_spec(*teams: str, domain: str | None = None) -> str:
@@ -20,3 +17,12 @@ def a10_spec(*teams: str, domain: str | None = None) -> str:
         f"kubeflow:\n  teams: [{team_list}]\n"
     )
     return text + (f"  domain: {domain}\n" if domain else "")
+
+
+def _a10_node_labels() -> dict[str, str]:
+    spec = parse_spec(a10_spec("research")).spec
+    (pool,) = stacks.for_spec(spec).pending_outputs().gpu_pools
+    return dict(pool.labels)
+
+
+A10_NODE_LABELS = _a10_node_labels()

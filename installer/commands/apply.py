@@ -1,13 +1,21 @@
-"""`kfstack apply`: make the infrastructure match the spec."""
+"""`kfstack apply`: make the infrastructure, then the platform, match the spec.
+
+The platform step applies the rendered tree (`<workdir>/platform`, from `kfstack
+render`) with the install engine; `--only infra|platform` runs one layer.
+"""
 
 from __future__ import annotations
 
 import click
 
-from installer import infra
+from installer import engine, infra, kube
 from installer.commands import common
 from installer.commands.infra_views import confirmer, render_plan, require_confirmation_possible
+from installer.commands.verify import kubeconfig_for
 from installer.console import Run
+from installer.errors import KfstackError
+from installer.platform.tree import INDEX, PlatformTree
+from installer.secrets import SecretStore
 
 
 @click.command("apply")
@@ -16,9 +24,16 @@ from installer.console import Run
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option(
     "--only",
-    type=click.Choice(["infra"]),
+    type=click.Choice(["infra", "platform"]),
     default=None,
-    help="Apply only this layer (the platform layer comes with a later release).",
+    help="Apply only this layer.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Platform components sending objects at once.",
 )
 @common.output_option
 @common.debug_option
@@ -29,6 +44,7 @@ def command(
     workdir: str | None,
     yes: bool,
     only: str | None,
+    concurrency: int,
     output: str,
     debug: bool,
 ) -> int:
@@ -37,20 +53,78 @@ def command(
     Asks before changing anything unless --yes is given; without a terminal to ask
     on, refuses (exit 2) unless --yes is given.
     """
-    require_confirmation_possible(yes, "apply")
     loaded, wd = common.load(run, config, workdir)
-    confirm = None if yes else confirmer(run, yes, "Apply these changes?")
-    result = infra.apply_infra(loaded.spec, wd, run.reporter, confirm)
+    outputs = None
+    infra_json: dict | None = None
+    if only != "platform":
+        require_confirmation_possible(yes, "apply")
+        confirm = None if yes else confirmer(run, yes, "Apply these changes?")
+        result = infra.apply_infra(loaded.spec, wd, run.reporter, confirm)
+        if not result.applied and result.plan.has_changes:
+            if output == "json":
+                run.emit_json(result.to_dict())
+            else:
+                run.echo("Nothing changed: the plan was not confirmed.")
+            return 1
+        if yes and result.applied and output != "json":
+            render_plan(run, result.plan)
+        outputs = result.outputs
+        if outputs is not None and output != "json":
+            run.echo(f"Cluster {outputs.cluster_name} in {outputs.region}")
+            run.echo(f"  endpoint: {outputs.endpoint}")
+            run.echo(f"  pools: {', '.join(outputs.node_pools)}")
+        infra_json = result.to_dict()
+        if only == "infra":
+            if output == "json":
+                run.emit_json(infra_json)
+            return 0
+    if only is None and not (wd.platform / INDEX).exists():
+        run.reporter.warn(
+            f"no rendered platform in {wd.platform}; skipping the platform step "
+            "(run `kfstack render`, then `kfstack apply --only platform`)"
+        )
+        if output == "json" and infra_json is not None:
+            run.emit_json(infra_json)
+        return 0
+    platform = _apply_platform(run, loaded.spec, wd, outputs, concurrency)
     if output == "json":
-        run.emit_json(result.to_dict())
-        return 0 if result.applied or not result.plan.has_changes else 1
-    if not result.applied and result.plan.has_changes:
-        run.echo("Nothing changed: the plan was not confirmed.")
-        return 1
-    if yes and result.applied:
-        render_plan(run, result.plan)
-    if result.outputs is not None:
-        run.echo(f"Cluster {result.outputs.cluster_name} in {result.outputs.region}")
-        run.echo(f"  endpoint: {result.outputs.endpoint}")
-        run.echo(f"  pools: {', '.join(result.outputs.node_pools)}")
+        run.emit_json({**(infra_json or {}), "platform": platform.to_dict()})
+    else:
+        run.echo(platform.table())
+    if not platform.ok:
+        failed = "; ".join(f"{c.name}: {c.error}" for c in platform.failures())
+        raise KfstackError(
+            f"the platform did not converge: {failed}",
+            hint="fix the object named above, then run `kfstack apply --only platform` "
+            "again (converged components are skipped)",
+        )
     return 0
+
+
+def _apply_platform(run, spec, wd, outputs, concurrency: int) -> engine.ApplyResult:  # noqa: ANN001
+    """Apply the rendered tree in the work directory to the cluster.
+
+    Raises:
+        UserError: no rendered tree, no kubeconfig, or a pending value still unknown.
+        KfstackError: infrastructure outputs needed but unreadable.
+    """
+    tree = PlatformTree.open(wd.platform)
+    infra_values: dict = {}
+    if any(c.pending for c in tree.components):
+        outputs = outputs or infra.outputs(spec, wd, run.reporter)
+        infra_values = outputs.model_dump()
+    client = kube.connect(kubeconfig_for(spec, wd, None), context=_context(spec))
+    run.reporter.line(f"applying platform {tree.platform} ({len(tree.components)} components)")
+    return engine.apply_platform(
+        tree,
+        client,
+        infra=infra_values,
+        store=SecretStore(wd.secrets),
+        reporter=run.reporter,
+        concurrency=concurrency,
+    )
+
+
+def _context(spec) -> str | None:  # noqa: ANN001
+    existing = getattr(spec, "existing", None)
+    return getattr(existing, "context", None) if existing is not None else None

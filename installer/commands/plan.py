@@ -1,10 +1,12 @@
-"""`kfstack plan`: what apply would change in the infrastructure, changing nothing."""
+"""`kfstack plan`: the plan view, and what apply would change, changing nothing."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from installer import infra
+from installer import infra, planview
 from installer.commands import common
 from installer.commands.infra_views import render_plan
 from installer.console import Run
@@ -19,7 +21,8 @@ EXIT_CHANGES = 2
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on error.",
+    help="As terraform: exit 0 when there is nothing to change, 2 when there are changes, "
+    "1 on any error (spec errors included).",
 )
 @click.option("--destroy", is_flag=True, help="Plan the destruction instead.")
 @common.output_option
@@ -34,20 +37,43 @@ def command(
     output: str,
     debug: bool,
 ) -> int:
-    """Plan the infrastructure of the spec: resources to add, change and destroy."""
+    """Show the plan: cluster, node pools, GPUs, storage, Kubeflow, hourly cost at minimum
+    and maximum scale, and the Terraform changes (adds/changes/destroys by type)."""
     try:
-        loaded, wd = common.load(run, config, workdir)
-        summary = infra.plan_infra(loaded.spec, wd, run.reporter, destroy=destroy)
+        return _plan(run, config, workdir, detailed_exitcode, destroy, output)
     except UserError as exc:
         if not detailed_exitcode:
             raise
-        # Exit 2 means "changes present" here, so every error, a person's included,
-        # exits 1 as terraform's -detailed-exitcode does.
-        raise KfstackError(exc.message, hint=exc.hint) from exc
+        # With --detailed-exitcode, 2 means "changes present"; every error is 1.
+        raise KfstackError(exc.message, hint=exc.hint) from None
+
+
+def _plan(
+    run: Run,
+    config: str,
+    workdir: str | None,
+    detailed_exitcode: bool,
+    destroy: bool,
+    output: str,
+) -> int:
+    loaded, wd = common.load(run, config, workdir)
+    spec = loaded.spec
+    summary = None
+    if spec.target != "existing":
+        summary = infra.plan_infra(spec, wd, run.reporter, destroy=destroy)
+    view = planview.build(
+        spec,
+        tf_summary=planview.TerraformSummary.from_plan_summary(summary) if summary else None,
+    )
     if output == "json":
-        run.emit_json(summary.to_dict())
+        terraform = summary.to_dict() if summary else {"changes_present": False}
+        run.emit_json({**terraform, "view": view.to_dict()})
     else:
-        render_plan(run, summary)
-    if detailed_exitcode and summary.has_changes:
+        if not destroy:
+            planview.render(view, stream=sys.stdout)
+        if summary is not None:
+            run.echo("")
+            render_plan(run, summary)
+    if detailed_exitcode and summary is not None and summary.has_changes:
         return EXIT_CHANGES
     return 0

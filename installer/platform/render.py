@@ -117,7 +117,9 @@ class Result:
 
 
 def sources_for(spec: Spec, *, offline: bool = False) -> _sources.Sources:
-    return _sources.Sources.for_manifests(spec.kubeflow.manifests, offline=offline)
+    return _sources.Sources.for_manifests(
+        spec.kubeflow.manifests, spec.kubeflow.version, offline=offline
+    )
 
 
 def render(

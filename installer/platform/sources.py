@@ -205,13 +205,20 @@ class Sources:
         self._digests: dict[Path, str] = {}
 
     @classmethod
-    def for_manifests(cls, manifests: str | None, **kwargs: Any) -> Sources:
+    def for_manifests(
+        cls, manifests: str | None, version: str | None = None, **kwargs: Any
+    ) -> Sources:
         """Sources for a spec's `kubeflow.manifests` (a release directory, or None).
 
         A local release directory may sit beside a `remote/` mirror (as the offline copies
         do: `<dir>/../remote/index.json`); add-ons come from `KFSTACK_ADDONS_DIR` if set.
         """
         release = Path(manifests).expanduser().resolve() if manifests else None
+        if release is None and os.environ.get("KFSTACK_KUBEFLOW_MIRROR") and version:
+            # A local mirror of several releases laid out as `<version>/` plus `remote/`
+            # (an air-gapped site's copy, or the offline copies on a build machine).
+            candidate = Path(os.environ["KFSTACK_KUBEFLOW_MIRROR"]).expanduser() / version
+            release = candidate.resolve() if candidate.is_dir() else None
         remote = None
         if release is not None and (release.parent / "remote" / "index.json").exists():
             remote = release.parent / "remote"

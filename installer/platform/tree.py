@@ -122,7 +122,9 @@ class PlatformTree:
     def raw_objects(self, name: str) -> list[dict[str, Any]]:
         """The component's rendered objects as written (pending values unfilled)."""
         path = self.root / self.component(name).path / MANIFESTS
-        return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        # libyaml when present: a full platform is ~700 objects, ~20x faster to parse.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return [doc for doc in yaml.load_all(path.read_text(), Loader=loader) if doc]
 
     def secret_specs(self, name: str) -> list[dict[str, Any]]:
         path = self.root / self.component(name).path / SECRETS

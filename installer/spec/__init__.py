@@ -1,8 +1,15 @@
 """Load and validate `kfstack.yaml`: `load_spec(path)` is the one entry point.
 
-Validation is offline: YAML parsing, the typed model (`model`), then the cross-field
-rules against the shipped catalog (`rules`). Every failure becomes one `SpecError` that
-lists each offending field by its path.
+Validation is offline and runs in four steps, each stopping at its first failure:
+
+    1. YAML parsing                    (a recursion guard for absurd nesting)
+    2. shape guard                     (depth and alias-expanded size, iteratively)
+    3. the typed model (`model`)       (types, unknown keys, per-field limits)
+    4. cross-field rules (`rules`)     (against the shipped catalog; fills derived values)
+
+Every failure becomes one `SpecError` that lists each offending field by its path
+(`node_pools[1].gpu.model`, `aws['odd key']`); no input makes validation crash, which
+tests/test_spec_properties.py checks with generated specs.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def gpu_job_manifest(target: _gpu.GpuTarget, namespace: str, image: str, deadlin
         "metadata": {
             "name": f"kfstack-verify-gpu-{_dns(target.pool)}",
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "kfstack", "kfstack.dev/check": "gpu"},
+            "labels": {"app.kubernetes.io/managed-by": "kfstack", "kfstack.io/check": "gpu"},
         },
         "spec": {
             "backoffLimit": 0,
@@ -275,7 +275,7 @@ def notebook_manifest(name: str, namespace: str, image: str) -> Obj:
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "kfstack", "kfstack.dev/check": "notebook"},
+            "labels": {"app.kubernetes.io/managed-by": "kfstack", "kfstack.io/check": "notebook"},
         },
         "spec": {
             "template": {

@@ -1,0 +1,438 @@
+"""`kfstack up`: from a spec to a verified platform, every phase resumable.
+
+    up(spec, ...) runs, showing the same numbers on the console:
+      1. render          the platform tree (pending values where only the infrastructure
+                         knows them) beside the Terraform root, into the work directory
+      2. plan            the Terraform plan and, when a cluster is already there, the
+                         platform diff; the plan view (pools, GPUs, storage, cost)
+      3. confirm         ask, unless --yes
+      4. infrastructure  terraform apply; skipped for `existing`, and skipped (↺) when
+                         the configuration is unchanged since the last successful apply
+      5. kubeconfig      written 0600 into the work directory
+      6. platform        rendered again with the real outputs (cached), then the install
+                         engine applies it; converged components are skipped (↺)
+      7. verify          GPUs, pipelines, notebooks; a JSON report in the work directory
+
+`progress.json` in the work directory records each finished phase with the digest of
+its inputs, so a re-run after a failure or an interruption starts where it stopped:
+the infrastructure is not touched again when its configuration has not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import stacks
+from installer import infra as _infra
+from installer import planview
+from installer.console import OK, RESUME, Reporter
+from installer.errors import KfstackError, UserError
+from installer.secrets import SecretStore
+from installer.spec.model import Spec
+from installer.workdir import Workdir, write_private
+from stacks.base import InfraOutputs, modules_root
+
+LOG = logging.getLogger("kfstack.up")
+
+STEPS = 7
+PROGRESS_FORMAT = 1
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+@dataclass
+class Progress:
+    """What earlier runs finished, read from and written to `<workdir>/progress.json`."""
+
+    path: Path
+    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Progress:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls(path)
+        if data.get("format") != PROGRESS_FORMAT:
+            return cls(path)
+        return cls(path, dict(data.get("phases") or {}))
+
+    def done(self, phase: str, digest: str) -> dict[str, Any] | None:
+        record = self.phases.get(phase)
+        if record and record.get("state") == "done" and record.get("digest") == digest:
+            return record
+        return None
+
+    def record(self, phase: str, digest: str, seconds: float, **extra: Any) -> None:
+        self.phases[phase] = {
+            "state": "done",
+            "digest": digest,
+            "seconds": round(seconds, 3),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **extra,
+        }
+        self._save()
+
+    def forget(self, phase: str) -> None:
+        if self.phases.pop(phase, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"format": PROGRESS_FORMAT, "phases": self.phases}
+        write_private(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------------------- result
+
+
+@dataclass
+class UpResult:
+    platform: str
+    target: str
+    sandbox: bool
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    platform_result: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
+    kubeconfig: str | None = None
+    dashboard: str | None = None
+    sign_in: dict[str, Any] | None = None
+    ok: bool = True
+    confirmed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "target": self.target,
+            "sandbox": self.sandbox,
+            "ok": self.ok,
+            "confirmed": self.confirmed,
+            "phases": self.phases,
+            "plan": self.plan,
+            "infrastructure_outputs": self.outputs,
+            "platform_apply": self.platform_result,
+            "verify": self.verify,
+            "kubeconfig": self.kubeconfig,
+            "dashboard": self.dashboard,
+            "sign_in": self.sign_in,
+        }
+
+
+@dataclass
+class Environment:
+    """Where `up` runs: a real target, or the sandbox's local stand-ins.
+
+    `context` wraps every Terraform/cloud call (the sandbox starts its AWS API
+    emulator there); `write_kubeconfig` gives the phase its cluster; `simulated` says
+    whether workloads really run (verify reports what it could not check).
+    """
+
+    name: str
+    context: Callable[[], Any]
+    write_kubeconfig: Callable[[Spec, InfraOutputs, Path], Path]
+    simulated: bool = False
+    notes: list[str] = field(default_factory=list)
+    secret_store: Callable[[Path], SecretStore] = SecretStore
+
+
+def real_environment() -> Environment:
+    def write(spec: Spec, outputs: InfraOutputs, dest: Path) -> Path:
+        return stacks.for_spec(spec).write_kubeconfig(outputs, dest)
+
+    return Environment(name="real", context=ExitStack, write_kubeconfig=write)
+
+
+# ---------------------------------------------------------------------------- up
+
+
+@dataclass
+class UpOptions:
+    confirm: Callable[[planview.Plan], bool] | None = None
+    show_plan: Callable[[planview.Plan], None] | None = None
+    verify: bool = True
+    verify_checks: tuple[str, ...] | None = None
+    platform_timeout: float = 1800.0
+    concurrency: int = 4
+
+
+def up(
+    spec: Spec,
+    workdir: Workdir,
+    reporter: Reporter,
+    *,
+    env: Environment | None = None,
+    options: UpOptions | None = None,
+) -> UpResult:
+    """Run the phases in the module docstring and return what each did.
+
+    Raises:
+        UserError: a tool, credential, pending value or secret a person must provide.
+        ToolError / StateLockedError: terraform failed or another run holds the lock.
+        KfstackError: the platform did not converge (the result is in the log).
+        Interrupted: Ctrl-C; a re-run resumes.
+    """
+    env = env or real_environment()
+    options = options or UpOptions()
+    workdir.ensure()
+    progress = Progress.load(workdir.progress)
+    result = UpResult(platform=spec.full_name, target=spec.target, sandbox=env.simulated)
+    store = env.secret_store(workdir.secrets)
+    stack = stacks.for_spec(spec)
+    has_infra = spec.target != "existing"
+    infra_digest = _infra_digest(spec, stack) if has_infra else "none"
+    known = _known_outputs(progress, infra_digest) or stack.pending_outputs()
+
+    with env.context():
+        # 1. render (with what is known so far)
+        with _phase(result, reporter, 1, "render"):
+            _render(spec, known, workdir, reporter)
+
+        # 2. plan
+        with _phase(result, reporter, 2, "plan") as phase:
+            tf_summary = None
+            if not has_infra:
+                phase["detail"] = "existing cluster: no infrastructure to plan"
+            elif progress.done("infrastructure", infra_digest):
+                phase["detail"] = "infrastructure unchanged since the last apply"
+                reporter.line(f"{RESUME} {phase['detail']} (`kfstack plan` re-checks the cloud)")
+            else:
+                tf_summary = _infra.plan_infra(spec, workdir, reporter)
+            plan = planview.build(spec, tf_summary=_tf_for_view(tf_summary))
+            result.plan = plan.to_dict()
+            if options.show_plan is not None:
+                options.show_plan(plan)
+
+        # 3. confirm
+        with _phase(result, reporter, 3, "confirm") as phase:
+            needs_change = tf_summary is not None and tf_summary.has_changes
+            needs_platform = not progress.done("platform", _platform_digest(workdir))
+            if (needs_change or needs_platform) and options.confirm is not None:
+                if not options.confirm(plan):
+                    result.confirmed = False
+                    result.ok = False
+                    phase["detail"] = "not confirmed: nothing was changed"
+                    return result
+            else:
+                phase["detail"] = "nothing to change" if not needs_platform else "confirmed"
+
+        # 4. infrastructure
+        with _phase(result, reporter, 4, "infrastructure") as phase:
+            if not has_infra:
+                phase["detail"] = "skipped: target existing"
+                outputs = stack.pending_outputs()
+            elif (record := progress.done("infrastructure", infra_digest)) is not None:
+                outputs = InfraOutputs.model_validate(record["outputs"])
+                phase["detail"] = "unchanged, not re-provisioned"
+                phase["resumed"] = True
+            else:
+                started = time.monotonic()
+                applied = _infra.apply_infra(spec, workdir, reporter)
+                if applied.outputs is None:  # pragma: no cover - apply always reads outputs
+                    raise KfstackError("the infrastructure apply returned no outputs")
+                outputs = applied.outputs
+                progress.record(
+                    "infrastructure",
+                    infra_digest,
+                    time.monotonic() - started,
+                    outputs=outputs.model_dump(mode="json"),
+                )
+                phase["detail"] = applied.plan.headline()
+            result.outputs = outputs.model_dump(mode="json")
+
+        # 5. kubeconfig
+        with _phase(result, reporter, 5, "kubeconfig") as phase:
+            path = env.write_kubeconfig(spec, outputs, workdir.kubeconfig)
+            result.kubeconfig = str(path)
+            phase["detail"] = str(path)
+
+        # 6. platform
+        with _phase(result, reporter, 6, "platform") as phase:
+            if outputs.model_dump() != known.model_dump():
+                _render(spec, outputs, workdir, reporter)
+            applied = _apply_platform(spec, workdir, outputs, store, path, reporter, options)
+            result.platform_result = applied.to_dict()
+            if not applied.ok:
+                failed = ", ".join(c.name for c in applied.failures())
+                raise KfstackError(
+                    f"the platform did not converge: {failed}",
+                    hint="fix the error above, then run `kfstack up` again to resume",
+                )
+            progress.record("platform", _platform_digest(workdir), applied.seconds)
+            unchanged = sum(1 for c in applied.components.values() if c.state == "unchanged")
+            phase["detail"] = f"{len(applied.components)} components, {unchanged} unchanged"
+            if unchanged == len(applied.components):
+                phase["resumed"] = True
+
+        # 7. verify
+        with _phase(result, reporter, 7, "verify") as phase:
+            if not options.verify:
+                phase["detail"] = "skipped (--skip-verify)"
+            else:
+                report = _verify(spec, workdir, outputs, path, reporter, options, env)
+                result.verify = report
+                failed = [c["name"] for c in report["checks"] if c["result"] == "failed"]
+                not_run = [c["name"] for c in report["checks"] if c["result"] == "not-run"]
+                phase["detail"] = (
+                    f"{len(report['checks']) - len(failed) - len(not_run)} passed, "
+                    f"{len(failed)} failed, {len(not_run)} not run"
+                )
+                if failed:
+                    result.ok = False
+
+    result.dashboard = _dashboard(spec)
+    result.sign_in = _sign_in(spec, workdir)
+    return result
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+@contextmanager
+def _phase(
+    result: UpResult, reporter: Reporter, number: int, title: str
+) -> Iterator[dict[str, Any]]:
+    record: dict[str, Any] = {"number": number, "name": title, "state": "running"}
+    result.phases.append(record)
+    reporter.phase(number, STEPS, title)
+    started = time.monotonic()
+    try:
+        yield record
+    except BaseException:
+        record["state"] = "failed"
+        raise
+    finally:
+        record["seconds"] = round(time.monotonic() - started, 2)
+    record["state"] = "resumed" if record.get("resumed") else "done"
+    detail = f": {record['detail']}" if record.get("detail") else ""
+    mark = RESUME if record["state"] == "resumed" else OK
+    reporter.line(f"{mark} {title} ({record['seconds']:.1f}s){detail}")
+
+
+def _render(spec: Spec, outputs: InfraOutputs, workdir: Workdir, reporter: Reporter) -> Any:
+    from installer.platform import render as _render_mod
+
+    return _render_mod.render(spec, outputs, workdir.root, reporter)
+
+
+def _tree_root(workdir: Workdir) -> Path:
+    return workdir.platform
+
+
+def _apply_platform(
+    spec: Spec,
+    workdir: Workdir,
+    outputs: InfraOutputs,
+    store: SecretStore,
+    kubeconfig: Path,
+    reporter: Reporter,
+    options: UpOptions,
+) -> Any:
+    from installer import engine, kube
+    from installer.platform.tree import PlatformTree
+
+    tree = PlatformTree.open(_tree_root(workdir))
+    client = kube.connect(kubeconfig)
+    return engine.apply_platform(
+        tree,
+        client,
+        infra=outputs.model_dump(mode="json"),
+        store=store,
+        reporter=reporter,
+        concurrency=options.concurrency,
+        timeout=options.platform_timeout,
+    )
+
+
+def _verify(
+    spec: Spec,
+    workdir: Workdir,
+    outputs: InfraOutputs,
+    kubeconfig: Path,
+    reporter: Reporter,
+    options: UpOptions,
+    env: Environment,
+) -> dict[str, Any]:
+    from installer import verify as _verify_mod
+    from installer.commands.verify import connect
+
+    vopts = _verify_mod.VerifyOptions(infra=outputs)
+    if options.verify_checks:
+        vopts.checks = options.verify_checks
+    report = _verify_mod.run(spec, connect(kubeconfig, None), vopts, reporter)
+    data = report.to_dict()
+    write_private(workdir.root / "verify-report.json", json.dumps(data, indent=2) + "\n")
+    return data
+
+
+# ---------------------------------------------------------------------------- digests
+
+
+def _infra_digest(spec: Spec, stack: Any) -> str:
+    """What the infrastructure phase depends on: the root documents and module sources."""
+    hasher = hashlib.sha256()
+    for name, document in sorted(stack.documents().items()):
+        hasher.update(name.encode() + b"\0" + json.dumps(document, sort_keys=True).encode())
+    root = modules_root()
+    for module in sorted(stack.module_names()):
+        for path in sorted((root / module).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                rel = path.relative_to(root).as_posix()
+                hasher.update(rel.encode() + b"\0" + path.read_bytes())
+    hasher.update(spec.engine.model_dump_json().encode())
+    return "sha256:" + hasher.hexdigest()
+
+
+def _platform_digest(workdir: Workdir) -> str:
+    index = _tree_root(workdir) / "index.yaml"
+    if not index.exists():
+        return "none"
+    return "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest()
+
+
+def _known_outputs(progress: Progress, infra_digest: str) -> InfraOutputs | None:
+    record = progress.done("infrastructure", infra_digest)
+    if record and record.get("outputs"):
+        return InfraOutputs.model_validate(record["outputs"])
+    return None
+
+
+def _tf_for_view(summary: Any) -> planview.TerraformSummary | None:
+    return None if summary is None else planview.TerraformSummary.from_plan_summary(summary)
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def _dashboard(spec: Spec) -> str:
+    host = spec.kubeflow.domain
+    if host:
+        return f"https://{host}/"
+    return "https://<gateway address>/ (no kubeflow.domain: see the istio-ingressgateway Service)"
+
+
+def _sign_in(spec: Spec, workdir: Workdir) -> dict[str, Any]:
+    info: dict[str, Any] = {"connectors": [c.connector_id for c in spec.kubeflow.auth.connectors]}
+    if spec.kubeflow.auth.admin.enabled:
+        info["admin"] = spec.kubeflow.auth.admin.email
+        info["password_file"] = str(SecretStore(workdir.secrets).path("admin-password"))
+    return info
+
+
+def require_sandbox_target(spec: Spec) -> None:
+    """Raises UserError unless the spec is one the sandbox can emulate (AWS)."""
+    if spec.target != "aws":
+        raise UserError(
+            f"the sandbox emulates AWS only; this spec's target is {spec.target}",
+            hint="try `kfstack up --sandbox -c examples/aws.yaml`",
+        )

@@ -1,0 +1,279 @@
+"""The simulated API server and the kube client, object by object."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from installer import kube
+from installer.engine import waits
+from installer.simcluster import SimCluster
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "issuers.cert-manager.io"},
+    "spec": {
+        "group": "cert-manager.io",
+        "names": {"kind": "Issuer", "plural": "issuers"},
+        "scope": "Namespaced",
+        "versions": [{"name": "v1", "served": True, "storage": True}],
+    },
+}
+NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}}
+ISSUER = {
+    "apiVersion": "cert-manager.io/v1",
+    "kind": "Issuer",
+    "metadata": {"name": "selfsigned", "namespace": "cert-manager"},
+    "spec": {"selfSigned": {}},
+}
+
+
+def _deployment(name: str, labels: dict[str, str], replicas: int = 1) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "cert-manager"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def sim(tmp_path: Path):
+    with SimCluster(clock_scale=0.01) as server:
+        yield server
+
+
+@pytest.fixture
+def client(sim: SimCluster, tmp_path: Path) -> kube.KubeClient:
+    return kube.connect(sim.kubeconfig(tmp_path / "kubeconfig"))
+
+
+def test_a_custom_kind_is_unknown_until_its_crd_is_established(sim, client):
+    sim.state.timing["crd_established"] = 100  # 1 s real: long enough to observe
+    client.apply(NS, field_manager="t")
+    client.apply(CRD, field_manager="t")
+
+    with pytest.raises(kube.NoMatchError, match='no matches for kind "Issuer"'):
+        client.apply(ISSUER, field_manager="t")
+    waits.wait_for(
+        client,
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        None,
+        {CRD["metadata"]["name"]},
+        waits.crd_established,
+        deadline=time.monotonic() + 5,
+    )
+
+    assert client.apply(ISSUER, field_manager="t")["metadata"]["name"] == "selfsigned"
+
+
+def test_a_webhook_rejects_with_the_api_servers_text_until_its_backend_serves(sim, client):
+    client.apply(NS, field_manager="t")
+    labels = {"app": "webhook"}
+    client.apply(_deployment("cert-manager-webhook", labels), field_manager="t")
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "cert-manager-webhook", "namespace": "cert-manager"},
+            "spec": {"selector": labels, "ports": [{"port": 443, "targetPort": 10250}]},
+        },
+        field_manager="t",
+    )
+    client.apply(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "cert-manager-webhook"},
+            "webhooks": [
+                {
+                    "name": "webhook.cert-manager.io",
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ],
+                    "clientConfig": {
+                        "service": {"name": "cert-manager-webhook", "namespace": "cert-manager"}
+                    },
+                }
+            ],
+        },
+        field_manager="t",
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "cert-manager"},
+        "data": {"a": "b"},
+    }
+
+    with pytest.raises(kube.ApiError) as rejected:
+        client.apply(config, field_manager="t")
+    assert rejected.value.code == 500 and rejected.value.transient
+    assert rejected.value.webhook == "webhook.cert-manager.io"
+    assert 'no endpoints available for service "cert-manager-webhook"' in str(rejected.value)
+
+    waits.wait_for(
+        client,
+        "v1",
+        "Endpoints",
+        "cert-manager",
+        {"cert-manager-webhook"},
+        waits.endpoints_ready,
+        deadline=time.monotonic() + 5,
+    )
+    assert client.apply(config, field_manager="t")["data"] == {"a": "b"}
+
+
+def test_server_side_apply_reports_conflicts_between_managers_unless_forced(sim, client):
+    client.apply(NS, field_manager="t")
+    client.apply(_deployment("d", {"app": "d"}, replicas=1), field_manager="kfstack")
+    change = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "cert-manager"},
+        "spec": {"replicas": 3},
+    }
+
+    with pytest.raises(kube.ApiError, match=r'conflict with "kfstack": \.spec\.replicas'):
+        client.apply(change, field_manager="hpa", force=False)
+    forced = client.apply(change, field_manager="hpa", force=True)
+
+    assert forced["spec"]["replicas"] == 3
+    assert forced["spec"]["template"]["spec"]["containers"][0]["name"] == "c"
+
+
+def test_deleting_a_namespace_takes_time_and_removes_its_contents(sim, client):
+    client.apply(NS, field_manager="t")
+    client.apply(_deployment("d", {"app": "d"}), field_manager="t")
+    ns_res = client.resource("v1", "Namespace")
+
+    client.delete(ns_res, "cert-manager")
+
+    assert client.get(ns_res, "cert-manager")["status"]["phase"] == "Terminating"
+    with pytest.raises(kube.ApiError, match="being terminated"):
+        client.apply(_deployment("e", {"app": "e"}), field_manager="t")
+    deadline = time.monotonic() + 5
+    while client.get_or_none(ns_res, "cert-manager") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.get_or_none(ns_res, "cert-manager") is None
+    assert client.list(client.resource("apps/v1", "Deployment"))["items"] == []
+
+
+def test_a_restart_refuses_connections_then_serves_the_same_state(tmp_path):
+    state = tmp_path / "state.json"
+    with SimCluster(clock_scale=0.01, state_file=state) as sim:
+        client = kube.connect(sim.kubeconfig(tmp_path / "kubeconfig"))
+        client.apply(NS, field_manager="t")
+        sim.restart(0.3)
+        time.sleep(0.1)
+        with pytest.raises(kube.ConnectionFailed):
+            client.get(client.resource("v1", "Namespace"), "cert-manager")
+        time.sleep(0.4)
+        assert client.get(client.resource("v1", "Namespace"), "cert-manager")
+    with SimCluster(clock_scale=0.01, state_file=state) as again:
+        client = kube.connect(again.kubeconfig(tmp_path / "kubeconfig2"))
+        assert client.get(client.resource("v1", "Namespace"), "cert-manager")
+
+
+def test_gpu_nodes_advertise_nvidia_gpus(client):
+    nodes = client.list(client.resource("v1", "Node"))["items"]
+
+    gpus = [n["status"]["allocatable"].get("nvidia.com/gpu") for n in nodes]
+    assert "4" in gpus
+
+
+def test_throttling_answers_429_with_retry_after(tmp_path):
+    from installer.simcluster import Faults
+
+    with SimCluster(clock_scale=0.01, faults=Faults(throttle_rate=1.0, retry_after=3)) as sim:
+        client = kube.connect(sim.kubeconfig(tmp_path / "kubeconfig"))
+        with pytest.raises(kube.ApiError) as throttled:
+            client.request("GET", "/api/v1/namespaces")
+    assert (throttled.value.code, throttled.value.retry_after) == (429, 3.0)
+    assert throttled.value.transient
+
+
+def test_kubeconfig_exec_plugin_token_is_used_and_cached(tmp_path, sim):
+    plugin = tmp_path / "token.py"
+    count = tmp_path / "count"
+    plugin.write_text(
+        "import json, pathlib\n"
+        f"p = pathlib.Path({str(count)!r}); p.write_text(str(int(p.read_text() or 0) + 1)"
+        " if p.exists() else '1')\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1',"
+        " 'kind': 'ExecCredential', 'status': {'token': 'k8s-aws-v1.abc',"
+        " 'expirationTimestamp': '2999-01-01T00:00:00Z'}}))\n"
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": sim.url}}],
+        "users": [
+            {
+                "name": "u",
+                "user": {"exec": {"command": sys.executable, "args": [str(plugin)]}},
+            }
+        ],
+        "contexts": [{"name": "eks", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "eks",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+
+    cfg = kube.load_kubeconfig(path)
+    assert cfg.bearer_token() == cfg.bearer_token() == "k8s-aws-v1.abc"
+    assert count.read_text() == "1"
+    assert kube.KubeClient(cfg).list(kube.KubeClient(cfg).resource("v1", "Node"))["items"]
+
+
+def test_kubeconfig_with_inline_ca_and_client_certificate_loads(tmp_path):
+    from installer.errors import UserError
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    config = {
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {
+                    "server": "https://example:6443",
+                    "certificate-authority-data": base64.b64encode(pem.encode()).decode(),
+                },
+            }
+        ],
+        "users": [{"name": "u", "user": {"token": "t0ken-value"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+
+    cfg = kube.load_kubeconfig(path)
+    assert (cfg.server, cfg.ca_data.decode(), cfg.token) == (
+        "https://example:6443",
+        pem,
+        "t0ken-value",
+    )
+    with pytest.raises(UserError, match="no context named 'nope'"):
+        kube.load_kubeconfig(path, context="nope")
+    assert stat.S_ISREG(path.stat().st_mode)
