@@ -45,6 +45,8 @@ COMMANDS = (
     "images",
     "up",
     "kubeconfig",
+    "render",
+    "images",
     "verify",
     "eks_token",
 )

@@ -144,13 +144,20 @@ class Environment:
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
     secret_store: Callable[[Path], SecretStore] = SecretStore
+    # The kubeconfig of a cluster that already exists before this run (None: no cluster).
+    existing_kubeconfig: Callable[[Workdir], Path | None] | None = None
 
 
 def real_environment() -> Environment:
     def write(spec: Spec, outputs: InfraOutputs, dest: Path) -> Path:
         return stacks.for_spec(spec).write_kubeconfig(outputs, dest)
 
-    return Environment(name="real", context=ExitStack, write_kubeconfig=write)
+    def existing(workdir: Workdir) -> Path | None:
+        return workdir.kubeconfig if workdir.kubeconfig.exists() else None
+
+    return Environment(
+        name="real", context=ExitStack, write_kubeconfig=write, existing_kubeconfig=existing
+    )
 
 
 # ---------------------------------------------------------------------------- up
@@ -208,7 +215,8 @@ def up(
                 reporter.line(f"{RESUME} {phase['detail']} (`kfstack plan` re-checks the cloud)")
             else:
                 tf_summary = _infra.plan_infra(spec, workdir, reporter)
-            plan = planview.build(spec, tf_summary=_tf_for_view(tf_summary))
+            diff = _platform_diff(workdir, known, store, env, reporter)
+            plan = planview.build(spec, tf_summary=_tf_for_view(tf_summary), platform_diff=diff)
             result.plan = plan.to_dict()
             if options.show_plan is not None:
                 options.show_plan(plan)
@@ -352,6 +360,37 @@ def _apply_platform(
         concurrency=options.concurrency,
         timeout=options.platform_timeout,
     )
+
+
+def _platform_diff(
+    workdir: Workdir,
+    known: InfraOutputs,
+    store: SecretStore,
+    env: Environment,
+    reporter: Reporter,
+) -> planview.PlatformDiff | None:
+    """Objects to create/change/prune per component, when a cluster is already there.
+
+    Best effort: before the first apply there is no cluster (None, and the plan view
+    says so); an unreachable cluster is reported and the run goes on.
+    """
+    kubeconfig = env.existing_kubeconfig(workdir) if env.existing_kubeconfig else None
+    if kubeconfig is None or not _tree_root(workdir).joinpath("index.yaml").exists():
+        return None
+    from installer import engine, kube
+    from installer.platform.tree import PlatformTree
+
+    try:
+        plans = engine.plan_platform(
+            PlatformTree.open(_tree_root(workdir)),
+            kube.connect(kubeconfig),
+            infra=known.model_dump(mode="json"),
+            store=store,
+        )
+    except (kube.KubeError, KfstackError) as exc:
+        reporter.warn(f"no platform diff: the cluster did not answer ({exc})")
+        return None
+    return planview.PlatformDiff.from_components(plans)
 
 
 def _verify(

@@ -72,8 +72,14 @@ def make_spec(data: dict[str, Any]) -> Spec:
 
 
 def infra_before_apply(spec: Spec) -> InfraOutputs:
-    """What a stack knows before apply (the base contract's pending outputs)."""
-    return InfraOutputs(target=spec.target, load_balancer=spec.target != "baremetal")
+    """What the target's stack knows before apply (its pending outputs); the base
+    contract's minimum where that stack is not in this checkout."""
+    import stacks
+
+    try:
+        return stacks.for_spec(spec).pending_outputs()
+    except ModuleNotFoundError:
+        return InfraOutputs(target=spec.target, load_balancer=spec.target != "baremetal")
 
 
 def render(spec: Spec, out: Path, srcs: _sources.Sources, infra: InfraOutputs | None = None):

@@ -101,6 +101,8 @@ def test_a_second_sandbox_run_is_a_no_op(first_and_second):
     assert BANNER in out[0] and BANNER in out[-1]
     assert "4. infrastructure   resumed" in second.stdout
     assert "6. platform         resumed" in second.stdout
+    # The cluster from the first run is there, so the plan view shows its (empty) diff.
+    assert "Platform: 0 to create, 0 to change, 0 to prune" in second.stdout
     print(
         f"first run {first_seconds:.1f}s, second run {second_seconds:.1f}s, "
         f"ratio {second_seconds / first_seconds:.2f}"

@@ -12,7 +12,6 @@ in the work directory (0600), never in DIR.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from installer.commands import common
 from installer.console import Run
 from installer.errors import UserError
 from installer.platform import render as _render
+from installer.platform import sources as _sources
 from installer.platform import tree as _tree
 from installer.secrets import SecretStore
 from installer.spec.model import SecretRef, Spec
@@ -134,7 +134,7 @@ def command(
         run.reporter.phase(3, 4, f"platform (Kubeflow {spec.kubeflow.version})")
         srcs = _render.sources_for(spec, offline=offline)
         result = _render.render(spec, infra, dest, run.reporter, srcs=srcs)
-        _swap(tf_staging, dest / "terraform")
+        _sources.replace_dir(tf_staging, dest / "terraform")
     finally:
         if tf_staging.exists():
             shutil.rmtree(tf_staging, ignore_errors=True)
@@ -158,13 +158,3 @@ def command(
             f"into {dest}/platform (pending: {pending})"
         )
     return 0
-
-
-def _swap(staging: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

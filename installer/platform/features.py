@@ -26,13 +26,19 @@ import yaml
 from installer.errors import UserError
 from installer.platform.targets import TargetProfile
 from installer.spec.model import Spec
+from stacks import pools as _pools
 from stacks.base import InfraOutputs
 
 DEX_ISSUER = "http://dex.auth.svc.cluster.local:5556/dex"
 GATEWAY_TLS_SECRET = "kubeflow-gateway-tls"
 SELF_SIGNED_ISSUER = "kfstack-self-signed"
 ACME_ISSUER = "kfstack-acme"
-POOL_LABEL = "kfstack.dev/node-pool"
+# The label the stacks put on every node of a pool (stacks/pools.py), used when the
+# outputs of the infrastructure are not known yet.
+POOL_LABEL = _pools.LABEL_POOL
+# Who installs the driver, as the stacks report it: only on these does kfstack bring
+# the device plugin (bare metal's host drivers).
+KFSTACK_PLUGIN_DRIVERS = ("kfstack", "host")
 _UPSTREAM = "_upstream"  # the tree's link to the vendored sources (render.UPSTREAM_LINK)
 
 
@@ -68,7 +74,7 @@ class Context:
                     p.gpu_count,
                     dict(p.labels) or {POOL_LABEL: p.name},
                     [dict(t) for t in p.taints],
-                    p.driver == "kfstack" or self.profile.plugin_with_platform_driver,
+                    p.driver in KFSTACK_PLUGIN_DRIVERS or self.profile.plugin_with_platform_driver,
                 )
                 for p in self.infra.gpu_pools
             ]

@@ -32,6 +32,7 @@ _TEXT_IMAGE = re.compile(
     r"(?<![\w./-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?/[a-z0-9._/-]+"
     r"(?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64}))(?![\w./-])"
 )
+_HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
 _POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"}
 
 
@@ -104,8 +105,13 @@ def process(
     for obj in objects:
         if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
             meta = obj.get("metadata") or {}
-            key = (meta.get("namespace") or "default", meta.get("name"))
-            secrets.append(secret_entry(obj, secret_sources.get(key)))
+            ns, name = meta.get("namespace") or "default", str(meta.get("name"))
+            # secretGenerator appends a content hash (`oauth2-proxy-h675gf55ht`); kfstack's
+            # sources are keyed by the name upstream gave the generator.
+            sources = secret_sources.get((ns, name)) or secret_sources.get(
+                (ns, _HASH_SUFFIX.sub("", name))
+            )
+            secrets.append(secret_entry(obj, sources))
             continue
         _walk_images(obj, images, mirror)
         if obj.get("kind") == "ConfigMap":

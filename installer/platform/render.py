@@ -54,7 +54,7 @@ PENDING_DOC = "PENDING.md"
 UPSTREAM_LINK = "_upstream"
 SHARED_COMPONENTS = "_components"
 # Bump when the post-render or validation logic changes what a cached entry means.
-CACHE_FORMAT = "kfstack-render-4"
+CACHE_FORMAT = "kfstack-render-5"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PENDING_SOURCES = {
@@ -186,7 +186,7 @@ def render(
         works = []
         for plan in planned:
             ov = overlays[plan.name]
-            files = _files(ov)
+            files = _fill_known(_files(ov), infra)
             digest = _digest(base_key, plan, files, ov)
             requires = sorted(
                 set(plan.requires) | {r for r in ov.requires if r in names_in_plan},
@@ -246,11 +246,13 @@ def render(
         lock = _lock(spec, bundle, kz, k8s_schema, rendered, post_settings, pending)
         _write_tree(staging, spec, rendered, pending)
         (staging / ".gitignore").write_text(f"/{UPSTREAM_LINK}\n")
-        _replace(staging, out / "platform")
-        (out / LOCK).write_text(
+        lock_tmp = out / f".{LOCK}.tmp"
+        lock_tmp.write_text(
             "# Written by `kfstack render`: every version and digest in this render.\n"
             + yaml.safe_dump(lock, sort_keys=False, width=1000)
         )
+        _sources.replace_dir(staging, out / "platform")
+        os.replace(lock_tmp, out / LOCK)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -362,6 +364,17 @@ def _files(ov: _features.Overlay) -> dict[str, str]:
     files = {"kustomization.yaml": head + yaml.safe_dump(ov.kustomization(), sort_keys=False)}
     files.update(ov.files)
     return dict(sorted(files.items()))
+
+
+def _fill_known(files: dict[str, str], infra: InfraOutputs) -> dict[str, str]:
+    """Write the infrastructure outputs that are known (after apply) in place of their
+    pending values; the rest stay `((kfstack:infra.X))` for the engine to fill."""
+    known = {k: v for k, v in infra.model_dump().items() if isinstance(v, str) and v}
+
+    def fill(match: Any) -> str:
+        return known.get(match.group(1), match.group(0))
+
+    return {name: _tree.PENDING.sub(fill, text) for name, text in files.items()}
 
 
 def _digest(base_key: str, plan: Any, files: dict[str, str], ov: Any) -> str:
@@ -563,14 +576,3 @@ def _write_tree(
             source = PENDING_SOURCES.get(name, f"Terraform output `{name}`")
             lines.append(f"| `{name}` | {source} | {', '.join(comps_)} |")
     (root / PENDING_DOC).write_text("\n".join(lines) + "\n")
-
-
-def _replace(staging: Path, dest: Path) -> None:
-    """Swap the finished tree into place (the old one is removed only after)."""
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(staging, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -264,18 +264,15 @@ class Sources:
         Raises:
             KfstackError: not available offline and the download failed or mismatched.
         """
-        entry = catalog().remotes[key]
-        if self.remote_dir is not None:
-            local = self.remote_dir / entry.offline
-            if local.exists():
-                return ResolvedSource(entry, local, self.digest_of(local, entry.keep), "local")
-        return self._cached(entry)
+        return self._local_or_cached(catalog().remotes[key], self.remote_dir)
 
     def addon(self, key: str) -> ResolvedSource:
         """A cluster add-on's release tree by catalog key (`k8s-device-plugin` ...)."""
-        entry = catalog().addons[key]
-        if self.addons_dir is not None:
-            local = self.addons_dir / entry.offline
+        return self._local_or_cached(catalog().addons[key], self.addons_dir)
+
+    def _local_or_cached(self, entry: SourceEntry, local_root: Path | None) -> ResolvedSource:
+        if local_root is not None:
+            local = local_root / entry.offline
             if local.exists():
                 return ResolvedSource(entry, local, self.digest_of(local, entry.keep), "local")
         return self._cached(entry)
@@ -320,12 +317,22 @@ class Sources:
                     f"(expected {entry.digest}, got {got})",
                     hint="the tag may have been moved upstream; do not use this download",
                 )
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
+            replace_dir(staging, target)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_dir(staging: Path, final: Path) -> None:
+    """Swap a finished directory into place; the old one is removed only afterwards, so
+    a failure before this point leaves the previous version untouched."""
+    old = None
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _ensure(path: Path) -> Path:

@@ -102,9 +102,7 @@ def prepare(srcs: _sources.Sources, version: str) -> Bundle:
             "rewritten": rewritten,
         }
         (staging / "vendor.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(staging, root)
+        _sources.replace_dir(staging, root)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -126,6 +126,9 @@ def environment(spec: Spec, workdir: Workdir, reporter: Reporter) -> Environment
         for name in _REAL_AWS_VARS:
             os.environ.pop(name, None)
         os.environ.update(emulator.env(spec.region or "us-west-2"))
+        if (state_dir / "cluster.json").exists():
+            # A cluster from an earlier sandbox run: up, as a real one would be.
+            start_cluster(None)
         try:
             yield
         finally:
@@ -140,18 +143,24 @@ def environment(spec: Spec, workdir: Workdir, reporter: Reporter) -> Environment
                 else:
                     os.environ[name] = value
 
-    def write_kubeconfig(spec_: Spec, outputs: InfraOutputs, dest: Path) -> Path:
+    def start_cluster(nodes: list[dict[str, Any]] | None) -> Any:
         from installer.simcluster import SimCluster
 
         sim = SimCluster(
-            clock_scale=CLOCK_SCALE,
-            nodes=nodes_for(spec_, outputs),
-            state_file=state_dir / "cluster.json",
+            clock_scale=CLOCK_SCALE, nodes=nodes, state_file=state_dir / "cluster.json"
         )
         sim.start()
         holder["sim"] = sim
+        sim.kubeconfig(workdir.kubeconfig)
         reporter.line(f"simulated Kubernetes API on {sim.url} (a simulator, not a cluster)")
+        return sim
+
+    def write_kubeconfig(spec_: Spec, outputs: InfraOutputs, dest: Path) -> Path:
+        sim = holder.get("sim") or start_cluster(nodes_for(spec_, outputs))
         return sim.kubeconfig(dest)
+
+    def existing_kubeconfig(workdir_: Workdir) -> Path | None:
+        return workdir_.kubeconfig if "sim" in holder else None
 
     return Environment(
         name="sandbox",
@@ -160,6 +169,7 @@ def environment(spec: Spec, workdir: Workdir, reporter: Reporter) -> Environment
         simulated=True,
         notes=[NOT_RUN],
         secret_store=lambda directory: SandboxSecretStore(directory, reporter),
+        existing_kubeconfig=existing_kubeconfig,
     )
 
 
