@@ -12,7 +12,7 @@ scripts/bootstrap.sh sandbox
 # provider mirror and offline copies of the upstream manifests; use them when present.
 # Everywhere else terraform and kfstack download and verify what they need as usual.
 mirror="${KFSTACK_TF_MIRROR:-/opt/tf-plugins}"
-if [ -z "${TF_CLI_CONFIG_FILE:-}" ] && [ -d "$mirror/registry.terraform.io" ]; then
+if [ ! -f "${TF_CLI_CONFIG_FILE:-}" ] && [ -d "$mirror/registry.terraform.io" ]; then
   export TF_CLI_CONFIG_FILE="$PWD/.kfstack-terraformrc"
   printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' \
     "$mirror" > "$TF_CLI_CONFIG_FILE"
