@@ -6,8 +6,12 @@ behaviour that makes Kubeflow installs hard, on a scaled clock (see `timing.yaml
 - custom resources are unknown until their CRD is Established (a delay);
 - admission webhooks with a service reference reject matching objects, with the API
   server's own error text, until the service has ready endpoints;
-- Deployments/StatefulSets/DaemonSets become ready a component-specific delay after
-  their pods could start (namespace, ServiceAccount, ConfigMaps and Secrets present);
+- Deployments/StatefulSets/DaemonSets get a pod once admission and the ServiceAccount
+  allow; a pod whose Secret/ConfigMap is missing stays ContainerCreating until the
+  kubelet's next mount retry after it appears; the containers start a
+  component-specific delay later, and a container whose Services (named in its env,
+  ConfigMaps or args) have no ready endpoints crash-loops with the kubelet's doubling
+  back-off until a restart finds them ready (`dependencies` in `timing.yaml`);
 - cert-manager Issuers/Certificates become Ready (and write the Secret) once the
   cert-manager controller is ready; Profiles become namespaces once the profiles
   controller is ready; namespaces terminate slowly and take their contents with them.
