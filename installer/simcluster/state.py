@@ -803,7 +803,10 @@ class ClusterState:
         for var, text in self._config_strings(ns, template.get("spec") or {}):
             wanted.update(self._service_refs(ns, var, text, host_env))
         missing = []
+        always = set((self.timing.get("provided") or {}).get("services") or [])
         for sns, sname in sorted(wanted):
+            if f"{sns}/{sname}" in always:
+                continue
             svc = self.objects.get(("", "services", sns, sname))
             if svc is not None:
                 selector = svc.view().get("spec", {}).get("selector") or {}
