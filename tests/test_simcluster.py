@@ -277,3 +277,82 @@ def test_kubeconfig_with_inline_ca_and_client_certificate_loads(tmp_path):
     with pytest.raises(UserError, match="no context named 'nope'"):
         kube.load_kubeconfig(path, context="nope")
     assert stat.S_ISREG(path.stat().st_mode)
+
+
+def _note_times(sim: SimCluster, text: str) -> list[float]:
+    """Simulated seconds at which the simulator logged a note containing `text`."""
+    with sim.state.lock:
+        return [t / sim.state.scale for t, note in sim.state.log if text in note]
+
+
+def _wait_note(sim: SimCluster, text: str, count: int = 1, timeout: float = 10) -> list[float]:
+    deadline = time.monotonic() + timeout
+    while len(found := _note_times(sim, text)) < count:
+        assert time.monotonic() < deadline, f"no {count} x {text!r} in {sim.state.log}"
+        time.sleep(0.01)
+    return found
+
+
+def _service(name: str, labels: dict[str, str]) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "cert-manager"},
+        "spec": {"selector": labels, "ports": [{"port": 3306}]},
+    }
+
+
+def test_a_workload_started_before_its_database_crash_loops_and_is_ready_at_the_next_restart(
+    sim, client
+):
+    rules = sim.state.timing["dependencies"]
+    client.apply(NS, field_manager="t")
+    client.apply(_service("db", {"app": "db"}), field_manager="t")
+    api = _deployment("api", {"app": "api"})
+    api["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "DB_HOST", "value": "db"}]
+    client.apply(api, field_manager="t")
+
+    crashes = _wait_note(sim, "cert-manager/api CrashLoopBackOff", count=3)
+    client.apply(_deployment("db", {"app": "db"}), field_manager="t")
+    ready = _wait_note(sim, "deployment cert-manager/api ready")[0]
+
+    pauses = [
+        int(note.rsplit(" ", 1)[1])
+        for _, note in sim.state.log
+        if "cert-manager/api CrashLoopBackOff" in note
+    ]
+    assert pauses[:4] == [10, 20, 40, 80][: len(pauses[:4])]
+    assert all("cert-manager/db" in n for _, n in sim.state.log if "api CrashLoopBackOff" in n)
+    db_ready = _note_times(sim, "deployment cert-manager/db ready")[0]
+    starts = _note_times(sim, "cert-manager/api container start")
+    first_after = next(t for t in starts if t >= db_ready + sim.state.timing["endpoints_delay"])
+    assert len(starts) == len(pauses) + 1  # every restart before the last one crashed
+    assert starts[-1] == first_after
+    assert ready == pytest.approx(first_after + rules["restart_ready"], abs=3)
+    assert crashes[1] - crashes[0] == pytest.approx(rules["crash_after"] + 10, abs=3)
+
+
+def test_a_pod_mounting_a_missing_secret_starts_at_the_kubelets_next_mount_retry(sim, client):
+    client.apply(NS, field_manager="t")
+    deployment = _deployment("uses-cert", {"app": "uses-cert"})
+    deployment["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "cert", "secret": {"secretName": "late-cert"}}
+    ]
+    client.apply(deployment, field_manager="t")
+    created = _wait_note(sim, "cert-manager/uses-cert pod created")[0]
+
+    time.sleep(40 * sim.state.scale)  # mount retries at 0.5, 1.5, 3.5 ... 31.5, 63.5 s
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "late-cert", "namespace": "cert-manager"},
+            "stringData": {"tls.crt": "x"},
+        },
+        field_manager="t",
+    )
+    ready = _wait_note(sim, "deployment cert-manager/uses-cert ready")[0]
+
+    key = ("apps", "deployments", "cert-manager", "uses-cert")
+    workload = sim.state._workload_delay(sim.state.objects[key])
+    assert ready - created == pytest.approx(63.5 + workload, abs=4)

@@ -6,8 +6,12 @@ behaviour that makes Kubeflow installs hard, on a scaled clock (see `timing.yaml
 - custom resources are unknown until their CRD is Established (a delay);
 - admission webhooks with a service reference reject matching objects, with the API
   server's own error text, until the service has ready endpoints;
-- Deployments/StatefulSets/DaemonSets become ready a component-specific delay after
-  their pods could start (namespace, ServiceAccount, ConfigMaps and Secrets present);
+- Deployments/StatefulSets/DaemonSets get a pod once admission and the ServiceAccount
+  allow; a pod whose Secret/ConfigMap is missing stays ContainerCreating until the
+  kubelet's next mount retry after it appears; the containers start a
+  component-specific delay later, and a container whose Services (named in its env,
+  ConfigMaps or args) have no ready endpoints crash-loops with the kubelet's doubling
+  back-off until a restart finds them ready (`dependencies` in `timing.yaml`);
 - cert-manager Issuers/Certificates become Ready (and write the Secret) once the
   cert-manager controller is ready; Profiles become namespaces once the profiles
   controller is ready; namespaces terminate slowly and take their contents with them.
@@ -24,6 +28,7 @@ import fnmatch
 import heapq
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -214,6 +219,10 @@ class ClusterState:
         self.log: list[tuple[float, str]] = []
         self._builtin = {(r.group, r.plural): r for r in BUILTIN}
         self._pending_workloads: set[tuple] = set()
+        # Workload -> (generation, monotonic time its pod was created), for the kubelet's
+        # volume-mount retries; workloads waiting in-process for a dependency.
+        self._pod_created: dict[tuple, tuple[Any, float]] = {}
+        self._waiting: dict[tuple, Any] = {}
         with self.lock:
             for node in nodes or default_nodes():
                 self._put_system(self._builtin[("", "nodes")], node)
@@ -242,6 +251,7 @@ class ClusterState:
                 _, _, fn = heapq.heappop(self.timers)
                 fn()
             self._reconcile()
+            self._release_waiting()
             return (self.timers[0][0] - time.monotonic()) if self.timers else None
 
     def note(self, text: str) -> None:
@@ -648,8 +658,7 @@ class ClusterState:
             kind = stored.rtype.kind
             start = None
             if kind in WORKLOAD_KINDS:
-                if self._pod_can_start(stored):
-                    start = (self._workload_delay(stored), self._workload_ready)
+                start = self._pod_progress(key, stored)
             elif kind == "Job":
                 if self._pod_can_start(stored):
                     start = (self.timing["job_run"], self._job_done)
@@ -664,6 +673,7 @@ class ClusterState:
                     start = (self.timing["profile_reconcile"], self._profile_ready)
             if start is not None:
                 self._pending_workloads.discard(key)
+                self._pod_created.pop(key, None)
                 delay, fn = start
                 generation = stored.meta.get("generation")
                 self.after(delay, lambda k=key, g=generation, f=fn: f(k, g))
@@ -678,17 +688,15 @@ class ClusterState:
         )
 
     def _pod_can_start(self, stored: Stored) -> bool:
+        return self._pod_can_be_created(stored) and self._pod_volumes_present(stored)
+
+    def _pod_can_be_created(self, stored: Stored) -> bool:
         ns = stored.meta.get("namespace", "")
         pod = stored.view().get("spec", {}).get("template", {}).get("spec", {})
         provided = self.timing.get("provided", {})
         sa = pod.get("serviceAccountName") or pod.get("serviceAccount")
         if sa and sa not in provided.get("serviceaccounts", []):
             if ("", "serviceaccounts", ns, sa) not in self.objects:
-                return False
-        for plural, name in _pod_refs(pod):
-            if name in provided.get(plural, []):
-                continue
-            if ("", plural, ns, name) not in self.objects:
                 return False
         # The ReplicaSet controller's pod creation passes admission too: with Istio's
         # sidecar injector (failurePolicy Fail) down, pods in injected namespaces are
@@ -699,6 +707,165 @@ class ClusterState:
         except ApiFailure:
             return False
         return True
+
+    def _pod_volumes_present(self, stored: Stored) -> bool:
+        ns = stored.meta.get("namespace", "")
+        pod = stored.view().get("spec", {}).get("template", {}).get("spec", {})
+        provided = self.timing.get("provided", {})
+        for plural, name in _pod_refs(pod):
+            if name in provided.get(plural, []):
+                continue
+            if ("", plural, ns, name) not in self.objects:
+                return False
+        return True
+
+    def _pod_progress(self, key: tuple, stored: Stored) -> tuple | None:
+        """The next step of a workload's pod: None while it cannot be created or is
+        ContainerCreating between volume-mount retries; else (delay, fn) for its first
+        container start."""
+        rules = self.timing.get("dependencies") or {}
+        generation = stored.meta.get("generation")
+        created = self._pod_created.get(key)
+        if created is None or created[0] != generation:
+            if not self._pod_can_be_created(stored):
+                return None
+            created = self._pod_created[key] = (generation, time.monotonic())
+            self.note(f"{key[2]}/{key[3]} pod created")
+            mount_wait = 0.0
+        else:
+            waited = (time.monotonic() - created[1]) / self.scale if self.scale else 0.0
+            mount_wait = _next_retry(waited, rules.get("volume_retry")) - waited
+        if not self._pod_volumes_present(stored):
+            return None
+        first = max(self._workload_delay(stored) - rules.get("restart_ready", 0), 0.0)
+        return (mount_wait + first, lambda k, g: self._container_start(k, g, 0))
+
+    def _container_start(self, key: tuple, generation: Any, attempt: int) -> None:
+        """A container (re)start: Ready soon if its dependencies answer; otherwise it
+        crashes and the kubelet restarts it with doubling back-off, or (for clients
+        that retry in-process) it waits, not Ready, until they answer."""
+        stored = self.objects.get(key)
+        if stored is None or stored.meta.get("generation") != generation:
+            return
+        rules = self.timing.get("dependencies") or {}
+        self.note(f"{key[2]}/{key[3]} container start #{attempt}")
+        missing = self._unmet_dependencies(stored)
+        if not missing:
+            self.after(
+                rules.get("restart_ready", 0),
+                lambda: self._workload_ready(key, generation),
+            )
+            return
+        if self._waits_in_process(stored):
+            self._waiting[key] = generation
+            self.note(f"{key[2]}/{key[3]} waiting for {', '.join(missing)}")
+            return
+        backoff = rules.get("restart_backoff") or {}
+        pause = min(backoff.get("initial", 10) * 2**attempt, backoff.get("cap", 300))
+        self.note(f"{key[2]}/{key[3]} CrashLoopBackOff ({', '.join(missing)}), restart in {pause}")
+        self.after(
+            rules.get("crash_after", 0) + pause,
+            lambda: self._container_start(key, generation, attempt + 1),
+        )
+
+    def _release_waiting(self) -> None:
+        for key, generation in list(self._waiting.items()):
+            stored = self.objects.get(key)
+            if stored is None or stored.meta.get("generation") != generation:
+                del self._waiting[key]
+            elif not self._unmet_dependencies(stored):
+                del self._waiting[key]
+                self._container_start(key, generation, 0)
+
+    def _waits_in_process(self, stored: Stored) -> bool:
+        pod = stored.view().get("spec", {}).get("template", {}).get("spec", {})
+        images = [c.get("image", "") for c in pod.get("containers") or []]
+        for rule in (self.timing.get("dependencies") or {}).get("wait_in_process") or []:
+            if any(fnmatch.fnmatch(i, rule.get("image", "*")) for i in images):
+                return True
+        return False
+
+    def _unmet_dependencies(self, stored: Stored) -> list[str]:
+        """The Services (as ns/name) this workload needs at start that have no ready
+        endpoints; see `dependencies` in timing.yaml for how they are found."""
+        rules = self.timing.get("dependencies") or {}
+        ns, name = stored.meta.get("namespace", ""), stored.meta["name"]
+        for rule in rules.get("lazy") or []:
+            if fnmatch.fnmatch(name, rule.get("name", "*")):
+                return []
+        template = stored.view().get("spec", {}).get("template", {})
+        own_labels = (template.get("metadata") or {}).get("labels") or {}
+        wanted: set[tuple[str, str]] = set()
+        for rule in rules.get("implicit") or []:
+            if fnmatch.fnmatch(name, rule.get("name", "")):
+                wanted.add((rule.get("namespace", ns), rule["service"]))
+        host_env = re.compile(rules.get("host_env") or "$^")
+        for var, text in self._config_strings(ns, template.get("spec") or {}):
+            wanted.update(self._service_refs(ns, var, text, host_env))
+        missing = []
+        always = set((self.timing.get("provided") or {}).get("services") or [])
+        for sns, sname in sorted(wanted):
+            if f"{sns}/{sname}" in always:
+                continue
+            svc = self.objects.get(("", "services", sns, sname))
+            if svc is not None:
+                selector = svc.view().get("spec", {}).get("selector") or {}
+                if (
+                    sns == ns
+                    and selector
+                    and all(own_labels.get(k) == v for k, v in selector.items())
+                ):
+                    continue  # served by this workload itself
+            endpoints = self.objects.get(("", "endpoints", sns, sname))
+            if not (
+                endpoints
+                and any(s.get("addresses") for s in endpoints.view().get("subsets") or [])
+            ):
+                missing.append(f"{sns}/{sname}")
+        return missing
+
+    def _config_strings(self, ns: str, pod: dict) -> list[tuple[str, str]]:
+        """(variable, value) for every env value, ConfigMap-sourced env value and arg."""
+        out: list[tuple[str, str]] = []
+
+        def configmap(name: str) -> dict:
+            cm = self.objects.get(("", "configmaps", ns, name))
+            return (cm.view().get("data") or {}) if cm else {}
+
+        for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+            for env in c.get("env") or []:
+                if "value" in env:
+                    out.append((env.get("name", ""), str(env["value"])))
+                ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
+                if ref:
+                    value = configmap(ref.get("name", "")).get(ref.get("key", ""))
+                    if value is not None:
+                        out.append((env.get("name", ""), str(value)))
+            for env in c.get("envFrom") or []:
+                ref = env.get("configMapRef")
+                if ref:
+                    prefix = env.get("prefix", "")
+                    for k, v in configmap(ref.get("name", "")).items():
+                        out.append((prefix + k, str(v)))
+            for arg in (c.get("command") or []) + (c.get("args") or []):
+                out.append(("", str(arg)))
+        return out
+
+    def _service_refs(
+        self, ns: str, var: str, text: str, host_env: re.Pattern
+    ) -> set[tuple[str, str]]:
+        refs = set()
+        for m in _HOST_RE.finditer(text):
+            scheme, name, sns, svc, port = m.groups()
+            if svc:  # name.ns.svc[.cluster.local]: unambiguous, needed even if absent
+                refs.add((sns, name))
+            elif sns:
+                if ("", "services", sns, name) in self.objects:
+                    refs.add((sns, name))
+            elif scheme or port or (host_env.search(var) and text.strip() == name):
+                if ("", "services", ns, name) in self.objects:
+                    refs.add((ns, name))
+        return refs
 
     def _workload_delay(self, stored: Stored) -> float:
         ns, name = stored.meta.get("namespace", ""), stored.meta["name"]
@@ -941,8 +1108,6 @@ def _now() -> str:
 
 
 def _dns_name(name: str) -> bool:
-    import re
-
     return bool(re.fullmatch(r"[a-z0-9]([-a-z0-9.:]*[a-z0-9])?", name or "")) and len(name) <= 253
 
 
@@ -969,6 +1134,26 @@ def _rule_matches(rules: list[dict], rtype: ResourceType, op: str) -> bool:
             continue
         return True
     return False
+
+
+# A host in a config string: [scheme://]name[.ns[.svc[.cluster.local]]][:port]
+_HOST_RE = re.compile(
+    r"(?<![\w.@/-])([a-z][a-z0-9+.-]*://)?([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)"
+    r"(?:\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)(\.svc(?:\.cluster\.local)?)?)?"
+    r"(?::(\d+))?(?![\w.-])"
+)
+
+
+def _next_retry(waited: float, policy: dict | None) -> float:
+    """The first volume-mount retry at or after `waited` seconds since pod creation,
+    under the kubelet's exponential back-off (see timing.yaml)."""
+    policy = policy or {}
+    step, cap = float(policy.get("initial", 0.5)), float(policy.get("cap", 122))
+    at = 0.0
+    while at < waited:
+        at += step
+        step = min(step * 2, cap)
+    return at
 
 
 def _pod_refs(pod: dict) -> list[tuple[str, str]]:
