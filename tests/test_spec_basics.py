@@ -37,3 +37,10 @@ def test_a_mismatched_instance_type_names_the_field_and_the_matching_types():
     (problem,) = err.value.problems
     assert problem.path == "node_pools[1].instance_type"
     assert "p5.48xlarge" in (problem.hint or "")
+
+
+def test_gitops_enabled_warns_that_committing_the_render_is_not_built_yet():
+    loaded = parse_spec(
+        "name: x\ntarget: aws\naws: {region: us-east-1}\ngitops: {enabled: true}\n"
+    )
+    assert [w.path for w in loaded.warnings] == ["gitops.enabled"]

@@ -73,6 +73,7 @@ def check(spec: m.Spec) -> Findings:
             _check_baremetal(spec, found)
     _check_storage(spec, found)
     _check_kubeflow(spec, found)
+    _check_gitops(spec, found)
     _check_state(spec, found)
     return found
 
@@ -601,6 +602,17 @@ def _check_kubeflow(spec: m.Spec, found: Findings) -> None:
                 f"kubeflow.teams[{index}].quota.gpu",
                 "a GPU quota is set but the platform has no GPU nodes",
             )
+
+
+def _check_gitops(spec: m.Spec, found: Findings) -> None:
+    # Known shortcoming: the render is deterministic and Git-ready, but committing it is
+    # not built yet (issue 5's follow-up); say so rather than silently ignore the field.
+    if spec.gitops.enabled:
+        found.warn(
+            "gitops.enabled",
+            "kfstack does not commit the rendered platform to Git yet; commit the tree "
+            "that `kfstack render --out DIR` writes",
+        )
 
 
 def _check_state(spec: m.Spec, found: Findings) -> None:
