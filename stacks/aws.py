@@ -25,7 +25,7 @@ from installer import aws_api
 from installer.console import Reporter
 from installer.spec.model import NodePool, Spec
 from stacks import kubeconfig, pools
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_backend
+from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_block
 
 PROVIDER_CONSTRAINT = ">= 5.100, < 7.0"
 AMI_NVIDIA = "AL2023_x86_64_NVIDIA"
@@ -110,16 +110,7 @@ class AwsStack(Stack):
     # ------------------------------------------------------------------ configuration
 
     def _terraform_block(self) -> dict[str, Any]:
-        block: dict[str, Any] = {
-            "required_version": ">= 1.6",
-            "required_providers": {
-                "aws": {"source": "hashicorp/aws", "version": PROVIDER_CONSTRAINT}
-            },
-        }
-        backend = terraform_backend(self.spec)
-        if backend is not None:
-            block["backend"] = backend
-        return block
+        return terraform_block(self.spec, {"aws": ("hashicorp/aws", PROVIDER_CONSTRAINT)})
 
     def _network(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The VPC module call (or the existing VPC's data source) and the references to

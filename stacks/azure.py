@@ -35,7 +35,7 @@ from installer.spec import rules as _rules
 from installer.spec.model import AzureTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks import pools as _pools
-from stacks.base import InfraOutputs, Stack, terraform_backend
+from stacks.base import InfraOutputs, Stack, terraform_block
 
 LOG = logging.getLogger("kfstack.stacks.azure")
 
@@ -116,15 +116,7 @@ class AzureStack(Stack):
             "tags": tags,
         }
         gpu_pools = [p.model_dump() for p in _pools.gpu_pool_outputs(self.spec, self._taints)]
-        terraform: dict[str, Any] = {
-            "required_version": ">= 1.6",
-            "required_providers": {
-                "azurerm": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-            },
-        }
-        backend = terraform_backend(spec)
-        if backend is not None:
-            terraform["backend"] = backend
+        terraform = terraform_block(spec, {"azurerm": (PROVIDER_SOURCE, PROVIDER_VERSION)})
         return {
             "main.tf.json": {
                 "terraform": terraform,

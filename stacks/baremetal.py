@@ -35,7 +35,7 @@ from installer.errors import KfstackError, ToolError
 from installer.secrets import SecretStore
 from installer.spec.model import GPU_TAINT, BaremetalHost, BaremetalTarget
 from installer.workdir import write_private
-from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_backend
+from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_block
 from stacks.pools import LABEL_GPU_MODEL
 
 LOG = logging.getLogger("kfstack.stacks.baremetal")
@@ -156,10 +156,7 @@ class BaremetalStack(Stack):
         module["source"] = f"./modules/{MODULE}"
         module["token"] = f"${{var.{TOKEN_VARIABLE}}}"
         outputs = ("cluster_name", "endpoint", "init_server", "node_pools", "gpu_pools")
-        terraform: dict[str, Any] = {"required_version": ">= 1.5"}
-        backend = terraform_backend(self.spec)
-        if backend is not None:
-            terraform["backend"] = backend
+        terraform = terraform_block(self.spec, {}, required_version=">= 1.5")
         return {
             "main.tf.json": {
                 "terraform": terraform,

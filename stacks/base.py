@@ -207,6 +207,23 @@ def terraform_backend(spec: Spec) -> dict[str, Any] | None:
     return None
 
 
+def terraform_block(
+    spec: Spec, providers: dict[str, tuple[str, str]], required_version: str = ">= 1.6"
+) -> dict[str, Any]:
+    """The root's `terraform` block: the version floor, the providers (local name →
+    (source, constraint)) and the backend for `spec.state` (absent for local state)."""
+    block: dict[str, Any] = {"required_version": required_version}
+    if providers:
+        block["required_providers"] = {
+            name: {"source": source, "version": version}
+            for name, (source, version) in providers.items()
+        }
+    backend = terraform_backend(spec)
+    if backend is not None:
+        block["backend"] = backend
+    return block
+
+
 def modules_root() -> Path:
     """The directory holding the HCL modules (the repo's `modules/`, or the installed copy)."""
     return Path(str(resources.files(MODULES_PACKAGE)))

@@ -31,7 +31,7 @@ from installer.errors import CredentialsError, KfstackError, UserError
 from installer.spec.model import GcpTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks import pools as _pools
-from stacks.base import InfraOutputs, Stack, terraform_backend
+from stacks.base import InfraOutputs, Stack, terraform_block
 
 LOG = logging.getLogger("kfstack.stacks.gcp")
 
@@ -119,15 +119,7 @@ class GcpStack(Stack):
             "node_pools": {pool.name: self._pool_input(pool) for pool in spec.node_pools},
         }
         gpu_pools = [p.model_dump() for p in _pools.gpu_pool_outputs(self.spec)]
-        terraform: dict[str, Any] = {
-            "required_version": ">= 1.6",
-            "required_providers": {
-                "google": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-            },
-        }
-        backend = terraform_backend(spec)
-        if backend is not None:
-            terraform["backend"] = backend
+        terraform = terraform_block(spec, {"google": (PROVIDER_SOURCE, PROVIDER_VERSION)})
         return {
             "main.tf.json": {
                 "terraform": terraform,
