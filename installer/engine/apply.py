@@ -26,19 +26,21 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
 import json
 import logging
 import random
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from installer.console import Reporter
 from installer.engine import inventory as inv
-from installer.engine import waits
+from installer.engine import needs as needs_
+from installer.engine import observe, waits
 from installer.engine.retry import Backoff, sleep
 from installer.errors import Interrupted, KfstackError, UserError
 from installer.kube import ApiError, KubeClient, KubeError, NoMatchError
@@ -292,6 +294,10 @@ def is_custom(obj: dict[str, Any]) -> bool:
     return group not in BUILTIN_GROUPS
 
 
+class _Halted(Exception):
+    """The component was stopped because a component it depends on failed."""
+
+
 class _Run:
     def __init__(
         self,
@@ -308,9 +314,13 @@ class _Run:
             tree.platform, {c.name: ComponentResult(c.name) for c in tree.components}
         )
         self.lock = threading.Lock()
-        # Bounds the components sending objects at once; a component waiting on a watch
-        # holds no slot, so a slow rollout never idles the others.
-        self.slots = threading.BoundedSemaphore(opts.concurrency)
+        self.facts = observe.Facts()
+        # Set when a component must stop (it failed, a dependency failed, or the whole
+        # run was stopped): its applies and waits end at the next check.
+        self.halt = {c.name: threading.Event() for c in tree.components}
+        # Set when a component converged (or was unchanged): dependents report ready
+        # only after, which keeps the dependency order visible in events and progress.
+        self.converged = {c.name: threading.Event() for c in tree.components}
         # Where each webhook sends its calls, from every component of the tree, so a
         # rejection can be waited out on the right Service.
         self.webhooks: dict[str, tuple[str, str]] = {}
@@ -340,44 +350,21 @@ class _Run:
         records = self._retrying(
             "read inventory", lambda: inv.read_all(self.kube, self.tree.platform)
         )
-        comps = {c.name: c for c in self.tree.components}
-        done: set[str] = set()
-        blocked: set[str] = set()
-        running: dict[Future, str] = {}
-        total = len(comps)
-        with ThreadPoolExecutor(max_workers=max(1, total)) as pool:
-            while len(done) + len(blocked) < total:
-                for name, comp in comps.items():
-                    if name in done or name in blocked or name in running.values():
-                        continue
-                    failed_deps = [d for d in comp.depends_on if d in blocked]
-                    if failed_deps:
-                        blocked.add(name)
-                        res = self.result.components[name]
-                        res.state = SKIPPED
-                        res.error = f"dependency {failed_deps[0]} did not converge"
-                        self.event(name, f"skipped: {res.error}")
-                        self.reporter.fail(f"{name}: skipped ({res.error})")
-                        continue
-                    if all(d in done for d in comp.depends_on):
-                        running[pool.submit(self._component, name, records.get(name))] = name
-                if not running:
-                    break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    name = running.pop(fut)
-                    exc = fut.exception()
-                    if isinstance(exc, Interrupted):
-                        if self.opts.stop is not None:
-                            self.opts.stop.set()
-                        for other in running:
-                            other.cancel()
-                        raise exc
-                    if exc is not None:
-                        self._fail(name, exc)
-                        blocked.add(name)
-                    else:
-                        done.add(name)
+        graph = needs_.build(
+            {name: objects for name, (_, objects) in self.desired.items()}, self._plural
+        )
+        for ref, need in graph.cycles:
+            self.event(self._owner(ref), f"{ref}: not waiting for {needs_.describe(need)} (cycle)")
+        observer = observe.Observer(self.kube, self.facts, self.opts.backoff)
+        observer.start(timeout=min(self.opts.timeout, 60.0))
+        try:
+            with (
+                ThreadPoolExecutor(max_workers=self.opts.concurrency * PER_COMPONENT) as sender,
+                ThreadPoolExecutor(max_workers=max(1, len(self.desired))) as finisher,
+            ):
+                _Scheduler(self, graph, records, sender, finisher).run()
+        finally:
+            observer.close()
         if self.result.ok:
             self._prune_removed(records)
         self.result.seconds = time.monotonic() - self.started
@@ -385,10 +372,26 @@ class _Run:
             self.reporter.line(line)
         return self.result
 
-    def _fail(self, name: str, exc: BaseException) -> None:
+    def _owner(self, ref: inv.ObjectRef) -> str:
+        for name, (_, objects) in self.desired.items():
+            if any(inv.ObjectRef.of(o) == ref for o in objects):
+                return name
+        return ""
+
+    def _plural(self, api_version: str, kind: str) -> str:
+        try:
+            return self.kube.resource(api_version, kind, refresh=False).plural
+        except KubeError:
+            lower = kind.lower()
+            return lower + ("es" if lower.endswith(("s", "x")) else "s")
+
+    def fail(self, name: str, exc: BaseException) -> None:
         res = self.result.components[name]
+        if res.state in (FAILED, SKIPPED, CONVERGED, UNCHANGED):
+            return
+        self.halt[name].set()
         res.state = FAILED
-        res.seconds = time.monotonic() - self.started - res.seconds
+        res.seconds = time.monotonic() - self.started
         res.error = (
             exc.message if isinstance(exc, KfstackError) else f"{type(exc).__name__}: {exc}"
         )
@@ -396,23 +399,39 @@ class _Run:
             LOG.error("component %s: unexpected error", name, exc_info=exc)
         self.event(name, f"failed: {res.error}")
         self.reporter.fail(f"{name}: {res.error}")
+        self._skip_dependents(name)
+
+    def _skip_dependents(self, failed: str) -> None:
+        for comp in self.tree.components:
+            res = self.result.components[comp.name]
+            if failed not in comp.depends_on or res.state in (FAILED, SKIPPED, UNCHANGED):
+                continue
+            self.halt[comp.name].set()
+            res.state = SKIPPED
+            res.seconds = 0.0
+            res.error = f"dependency {failed} did not converge"
+            self.event(comp.name, f"skipped: {res.error}")
+            self.reporter.fail(f"{comp.name}: skipped ({res.error})")
+            self._skip_dependents(comp.name)
 
     # ------------------------------------------------------------ one component
 
-    def _component(self, name: str, record: inv.Record | None) -> None:
-        res = self.result.components[name]
-        start = time.monotonic()
-        res.seconds = start - self.started  # replaced by the duration at the end
+    def unchanged(self, name: str, record: inv.Record | None) -> bool:
+        """A converged component with the same digest whose workloads are still ready."""
         digest, objects = self.desired[name]
-        if record and record.state == inv.CONVERGED and record.digest == digest:
-            if self._still_ready(name, objects):
-                res.state, res.seconds = UNCHANGED, time.monotonic() - start
-                self.event(name, "unchanged")
-                self.reporter.ok(f"{name}: unchanged")
-                return
-        self.event(name, "started")
-        self.reporter.line(f"{name}: applying {len(objects)} objects")
-        deadline = start + self.opts.timeout
+        if not (record and record.state == inv.CONVERGED and record.digest == digest):
+            return False
+        if not self._still_ready(name, objects):
+            return False
+        res = self.result.components[name]
+        res.state, res.seconds = UNCHANGED, 0.0
+        self.event(name, "unchanged")
+        self.reporter.ok(f"{name}: unchanged")
+        return True
+
+    def begin(self, name: str, record: inv.Record | None) -> None:
+        """Record the inventory (old and new objects) before the first object goes out."""
+        _, objects = self.desired[name]
         new_refs = [inv.ObjectRef.of(o) for o in objects]
         old_refs = record.objects if record else []
         self._retrying(
@@ -425,88 +444,45 @@ class _Run:
             ),
         )
 
-        firsts = [o for o in objects if o["kind"] in FIRST_KINDS]
-        builtins = [o for o in objects if not is_custom(o) and o["kind"] not in FIRST_KINDS]
-        customs = [o for o in objects if is_custom(o)]
-        with self.slots:
-            # Batches in order; inside a batch objects go out in parallel (the API time
-            # of a large component is otherwise on the critical path).
-            batches = [
-                [o for o in firsts if o["kind"] == "Namespace"],
-                [o for o in firsts if o["kind"] == "CustomResourceDefinition"],
-                [o for o in builtins if o["kind"] not in LAST],
-                [o for o in builtins if o["kind"] in LAST],
-            ]
-            for batch in batches:
-                self._apply_batch(name, batch, deadline, res)
-        crds = [o["metadata"]["name"] for o in firsts if o["kind"] == "CustomResourceDefinition"]
-        if crds:
-            self._wait(
-                name,
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                None,
-                set(crds),
-                deadline,
-                "Established",
-            )
-            self.event(name, f"{len(crds)} CRDs established")
-        with self.slots:
-            self._apply_customs(name, customs, deadline, res)
-        self._wait_ready(name, objects, deadline)
+    def finish(self, name: str, record: inv.Record | None, deadline: float) -> None:
+        """Once every object is applied: wait until ready, prune, wait for the
+        dependencies to converge, record converged.
 
-        removed = sorted(set(old_refs) - set(new_refs))
-        if removed:
-            res.pruned += self._prune(name, removed)
-        self._retrying(
-            f"{name} inventory",
-            lambda: inv.write(
-                self.kube,
-                self.tree.platform,
-                inv.Record(name, digest, inv.CONVERGED, new_refs),
-                self.opts.field_manager,
-            ),
-        )
-        res.state, res.seconds = CONVERGED, time.monotonic() - start
+        Raises:
+            ComponentFailed: a wait timed out or the inventory could not be written.
+            _Halted: a dependency failed meanwhile.
+            Interrupted: the run was stopped.
+        """
+        res = self.result.components[name]
+        digest, objects = self.desired[name]
+        try:
+            self._wait_ready(name, objects, deadline)
+            new_refs = [inv.ObjectRef.of(o) for o in objects]
+            removed = sorted(set(record.objects if record else []) - set(new_refs))
+            if removed:
+                res.pruned += self._prune(name, removed)
+            for dep in self.tree.component(name).depends_on:
+                while not self.converged[dep].wait(0.05):
+                    self._check_stop(name)
+            self._retrying(
+                f"{name} inventory",
+                lambda: inv.write(
+                    self.kube,
+                    self.tree.platform,
+                    inv.Record(name, digest, inv.CONVERGED, new_refs),
+                    self.opts.field_manager,
+                ),
+            )
+        except Interrupted:
+            if self.opts.stop is not None and self.opts.stop.is_set():
+                raise
+            raise _Halted(name) from None
+        res.state, res.seconds = CONVERGED, time.monotonic() - self.started
+        self.converged[name].set()
         self.event(name, "ready")
         self.reporter.ok(f"{name}: ready ({res.seconds:.1f}s, {res.applied} objects)")
 
-    def _apply_batch(
-        self, name: str, batch: list[dict[str, Any]], deadline: float, res: ComponentResult
-    ) -> None:
-        if len(batch) <= 1:
-            for obj in batch:
-                self._apply(name, obj, deadline, res)
-            return
-        with ThreadPoolExecutor(max_workers=PER_COMPONENT) as pool:
-            futures = [pool.submit(self._apply, name, obj, deadline, res) for obj in batch]
-            for fut in futures:
-                fut.result()  # the first failure, in manifest order
-
-    def _apply_customs(
-        self, name: str, customs: list[dict[str, Any]], deadline: float, res: ComponentResult
-    ) -> None:
-        """Apply custom resources in passes: one rejected by a webhook that is not serving
-        yet is put back while the rest go ahead (the webhook's own Deployment may need a
-        Certificate further down the list), then the webhook is waited for."""
-        # cert-manager's kinds first: webhook backends mount the Secrets they produce.
-        queue = sorted(customs, key=lambda o: o["apiVersion"].split("/")[0] != "cert-manager.io")
-        for _ in range(self.opts.backoff.attempts + 1):
-            deferred: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for obj in queue:
-                hook = self._apply(name, obj, deadline, res, defer_webhooks=True)
-                if hook:
-                    deferred[hook].append(obj)
-            if not deferred:
-                return
-            for hook in sorted(deferred):
-                ns, svc = self.webhooks[hook]
-                self.event(name, f"webhook {hook} not serving; waiting for {ns}/{svc}")
-                self._wait(name, "v1", "Endpoints", ns, {svc}, deadline, "serving")
-            queue = [o for objs in deferred.values() for o in objs]
-        raise ComponentFailed(
-            name, "webhooks kept rejecting objects", str(inv.ObjectRef.of(queue[0]))
-        )
+    # ------------------------------------------------------------ one object
 
     def _apply(
         self,
@@ -514,25 +490,25 @@ class _Run:
         obj: dict[str, Any],
         deadline: float,
         res: ComponentResult,
-        *,
-        defer_webhooks: bool = False,
-    ) -> str | None:
-        """Apply one object with retries. Returns the webhook's name instead when
-        `defer_webhooks` and a known webhook is not serving yet.
+    ) -> None:
+        """Apply one object with retries; a webhook of the tree that stopped serving is
+        waited for (its Service's endpoints), then the object is applied again.
 
         Raises:
             ComponentFailed: a permanent error, or transient ones past the retry cap.
+            _Halted: the component was stopped.
+            Interrupted: the run was stopped.
         """
         ref = inv.ObjectRef.of(obj)
         rng = random.Random()
         attempt = 0
         while True:
-            self._check_stop()
+            self._check_stop(name)
             try:
                 self.kube.apply(obj, field_manager=self.opts.field_manager)
                 with self.lock:
                     res.applied += 1
-                return None
+                return
             except NoMatchError as exc:
                 error: KubeError = exc
             except ApiError as exc:
@@ -542,8 +518,6 @@ class _Run:
                     ) from None
                 error = exc
                 hook = exc.webhook
-                if hook and hook in self.webhooks and defer_webhooks:
-                    return hook
                 if hook and hook in self.webhooks:
                     ns, svc = self.webhooks[hook]
                     self.event(name, f"{ref}: webhook {hook} not serving; waiting for {ns}/{svc}")
@@ -560,7 +534,7 @@ class _Run:
             delay = self.opts.backoff.delay(attempt, rng, getattr(error, "retry_after", None))
             attempt += 1
             LOG.info("%s: %s: %s; retrying in %.2f s", name, ref, error, delay)
-            sleep(delay, self.opts.stop)
+            sleep(delay, self.halt[name])
 
     def _wait(
         self,
@@ -583,7 +557,7 @@ class _Run:
                 names,
                 predicate,
                 deadline=deadline,
-                stop=self.opts.stop,
+                stop=self.halt[name],
                 backoff=self.opts.backoff,
                 what=what,
             )
@@ -722,9 +696,12 @@ class _Run:
 
     # ------------------------------------------------------------ helpers
 
-    def _check_stop(self) -> None:
+    def _check_stop(self, component: str | None = None) -> None:
+        """Raises Interrupted when the run was stopped, _Halted when `component` was."""
         if self.opts.stop is not None and self.opts.stop.is_set():
             raise Interrupted("the install was stopped; re-run to resume")
+        if component is not None and self.halt[component].is_set():
+            raise _Halted(component)
 
     def _retrying(self, what: str, fn):  # noqa: ANN001, ANN202 - a thin retry wrapper
         rng = random.Random()
@@ -739,3 +716,185 @@ class _Run:
                 LOG.info("%s: %s; retrying in %.2f s", what, exc, delay)
                 sleep(delay, self.opts.stop)
         raise AssertionError("unreachable")
+
+
+class _Scheduler:
+    """Applies every object of the tree once its needs hold (see `needs.py`), with at
+    most `concurrency * PER_COMPONENT` requests in flight; components finish (ready,
+    prune, inventory) on their own threads as soon as their last object is applied."""
+
+    def __init__(
+        self,
+        run: _Run,
+        graph: needs_.NeedGraph,
+        records: dict[str, inv.Record],
+        sender: ThreadPoolExecutor,
+        finisher: ThreadPoolExecutor,
+    ) -> None:
+        self.run_, self.graph, self.records = run, graph, records
+        self.sender, self.finisher = sender, finisher
+        self.limit = run.opts.concurrency * PER_COMPONENT
+        self.comp_of: dict[inv.ObjectRef, str] = {}
+        self.obj_of: dict[inv.ObjectRef, dict[str, Any]] = {}
+        for name, (_, objects) in run.desired.items():
+            for obj in objects:
+                ref = inv.ObjectRef.of(obj)
+                self.comp_of[ref], self.obj_of[ref] = name, obj
+        needed = graph.needed()
+        self.rank = {
+            ref: (
+                0
+                if ref.kind in ("Namespace", "CustomResourceDefinition")
+                else 1
+                if ref in needed or ref.kind in needs_.POD_OWNERS
+                else 2,
+                *_order_key(obj),
+            )
+            for ref, obj in self.obj_of.items()
+        }
+        self.waiting: dict[needs_.Need, list[inv.ObjectRef]] = defaultdict(list)
+        self.waited: dict[inv.ObjectRef, needs_.Need] = {}
+        self.ready: list[tuple[tuple, inv.ObjectRef]] = []
+        self.left: dict[str, int] = {}
+        self.started: set[str] = set()
+        self.sending: dict[Future, inv.ObjectRef] = {}
+        self.finishing: dict[Future, str] = {}
+        depth: dict[str, int] = {}
+        for comp in run.tree.components:  # index order is a topological order
+            depth[comp.name] = 1 + max((depth[d] for d in comp.depends_on), default=0)
+        # A component may wait on others' objects: its deadline grows with its depth,
+        # as it did when components started one after another.
+        self.deadline = {n: run.started + run.opts.timeout * d for n, d in depth.items()}
+
+    def alive(self, name: str) -> bool:
+        return not self.run_.halt[name].is_set()
+
+    def run(self) -> None:
+        run = self.run_
+        names = list(run.desired)
+        checks = {n: self.finisher.submit(run.unchanged, n, self.records.get(n)) for n in names}
+        todo = []
+        for name in names:
+            if checks[name].result():
+                run.converged[name].set()
+                run.facts.add(("applied", inv.ObjectRef.of(o)) for o in run.desired[name][1])
+            else:
+                todo.append(name)
+        for fut in [self.finisher.submit(run.begin, n, self.records.get(n)) for n in todo]:
+            fut.result()
+        for name in todo:
+            objects = run.desired[name][1]
+            self.left[name] = len(objects)
+            for obj in objects:
+                self.place(inv.ObjectRef.of(obj))
+            if not objects:
+                self.start(name)
+                self.applied_all(name)
+        while self.sending or self.finishing or self.ready or self.pending():
+            if run.opts.stop is not None and run.opts.stop.is_set():
+                self.interrupt()
+            for need in run.facts.take_new():
+                for ref in self.waiting.pop(need, []):
+                    self.waited[ref] = need
+                    self.place(ref)
+            self.send()
+            self.collect()
+            self.check_deadlines()
+            run.facts.wait_news(0.25)
+
+    def pending(self) -> bool:
+        return any(self.alive(n) and left > 0 for n, left in self.left.items())
+
+    def place(self, ref: inv.ObjectRef) -> None:
+        """Queue `ref` on its first need that does not hold, or as ready to send."""
+        for need in self.graph.needs.get(ref, []):
+            if self.graph.producers.get(need) and not self.run_.facts.holds(need):
+                self.waiting[need].append(ref)
+                return
+        heapq.heappush(self.ready, (self.rank[ref], ref))
+
+    def send(self) -> None:
+        run = self.run_
+        while self.ready and len(self.sending) < self.limit:
+            _, ref = heapq.heappop(self.ready)
+            name = self.comp_of[ref]
+            if not self.alive(name):
+                continue
+            self.start(name)
+            if ref in self.waited and ref.kind in (*needs_.POD_OWNERS, *LAST):
+                run.event(name, f"{ref}: applying once {needs_.describe(self.waited[ref])}")
+            fut = self.sender.submit(
+                run._apply,
+                name,
+                self.obj_of[ref],
+                self.deadline[name],
+                run.result.components[name],
+            )
+            fut.add_done_callback(lambda _: self._wake())
+            self.sending[fut] = ref
+
+    def _wake(self) -> None:
+        self.run_.facts.poke()
+
+    def start(self, name: str) -> None:
+        if name in self.started:
+            return
+        self.started.add(name)
+        self.run_.event(name, "started")
+        self.run_.reporter.line(f"{name}: applying {len(self.run_.desired[name][1])} objects")
+
+    def applied_all(self, name: str) -> None:
+        fut = self.finisher.submit(
+            self.run_.finish, name, self.records.get(name), self.deadline[name]
+        )
+        fut.add_done_callback(lambda _: self._wake())
+        self.finishing[fut] = name
+
+    def collect(self) -> None:
+        run = self.run_
+        for fut in [f for f in self.sending if f.done()]:
+            ref = self.sending.pop(fut)
+            name = self.comp_of[ref]
+            exc = fut.exception()
+            if isinstance(exc, Interrupted) and run.opts.stop is not None:
+                if run.opts.stop.is_set():
+                    self.interrupt()
+            if exc is None:
+                run.facts.add([("applied", ref)])
+                self.left[name] -= 1
+                if self.left[name] == 0 and self.alive(name):
+                    self.applied_all(name)
+            elif not isinstance(exc, _Halted):
+                run.fail(name, exc)
+        for fut in [f for f in self.finishing if f.done()]:
+            name = self.finishing.pop(fut)
+            exc = fut.exception()
+            if isinstance(exc, Interrupted):
+                self.interrupt()
+            if exc is not None and not isinstance(exc, _Halted):
+                run.fail(name, exc)
+
+    def check_deadlines(self) -> None:
+        now = time.monotonic()
+        late = {n for n, at in self.deadline.items() if at < now and self.alive(n)}
+        if not late:
+            return
+        for need, refs in self.waiting.items():
+            for ref in refs:
+                name = self.comp_of[ref]
+                if name in late and self.alive(name):
+                    self.run_.fail(
+                        name,
+                        ComponentFailed(
+                            name, f"timed out waiting for {needs_.describe(need)}", str(ref)
+                        ),
+                    )
+
+    def interrupt(self) -> None:
+        """Stop everything; running applies and waits end at their next check."""
+        for event in self.run_.halt.values():
+            event.set()
+        for fut in list(self.sending) + list(self.finishing):
+            fut.cancel()
+        wait(list(self.sending) + list(self.finishing))
+        raise Interrupted("the install was stopped; re-run to resume")
