@@ -1,25 +1,28 @@
-"""Apply a rendered platform tree to a cluster: ordered, parallel, resumable, pruning.
+"""Apply a rendered platform tree to a cluster: need-driven, parallel, resumable, pruning.
 
-`apply_platform` schedules components by their dependencies: a component starts when
-every dependency converged, and at most `concurrency` components send objects at once
-(waiting on a rollout takes no slot). Inside a component:
+`apply_platform` schedules objects, not components: every object of the tree is sent
+as soon as what it needs holds in the cluster (`needs.py`: its namespace, its CRD
+Established, the admission webhooks that would intercept it registered and serving;
+for workloads also their ServiceAccount, mounted ConfigMaps and Secrets, and the
+Services they reach at start serving), which the observer (`observe.py`) reports from
+watches. So nothing is rejected, no pod starts into a crash loop, and a chain inside a
+component (MySQL, then metadata-grpc, then metadata-writer) starts at the earliest
+moment the cluster allows. At most `concurrency * SENDERS` applies are in flight, the
+ones others wait on first. Components remain the unit of reporting and bookkeeping:
 
-    1. record the inventory (state applying: old and new objects)
-    2. apply Namespaces and CRDs, then the built-in kinds (legacy kubectl order,
-       webhook configurations last), without waiting in between
-    3. wait for the component's CRDs to be Established
-    4. apply its custom resources; "no matches for kind" is retried with backoff, a
-       webhook that is not serving yet is waited for (its Service's endpoints), then
-       the object is applied again
-    5. wait until ready: workloads rolled out, webhook Services with ready endpoints,
+    1. a converged component with the same digest whose workloads are still ready is
+       skipped (its objects count as applied); this makes a re-run resume
+    2. record the inventory (state applying: old and new objects)
+    3. apply its objects as their needs come true ("started" at the first)
+    4. wait until ready: workloads rolled out, webhook Services with ready endpoints,
        Issuers and Certificates Ready, Profiles turned into namespaces
-    6. prune what the previous render had and this one has not; record converged
+    5. prune what the previous render had and this one has not
+    6. once every component it depends on converged, record converged ("ready")
 
-A converged component whose digest is unchanged and whose workloads are still ready is
-skipped, which makes a re-run after an interruption resume where it stopped.
 Transient API failures retry with backoff (logged "retrying in N s"); a permanent one
-(400, 403, 404, 422) fails the component at once, naming the object, and its
-dependents are skipped while independent components carry on.
+(400, 403, 404, 422), or a need that does not hold by the component's deadline, fails
+the component at once, naming the object; its dependents stop and are skipped while
+independent components carry on.
 """
 
 from __future__ import annotations
@@ -81,23 +84,9 @@ LAST = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 NEVER_PRUNE = {"PersistentVolumeClaim"}
 CERT_KINDS = ("Certificate", "Issuer", "ClusterIssuer")
-PER_COMPONENT = 4  # parallel requests inside one component's batch
-FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
-BUILTIN_GROUPS = {
-    "",
-    "apps",
-    "batch",
-    "policy",
-    "autoscaling",
-    "networking.k8s.io",
-    "rbac.authorization.k8s.io",
-    "scheduling.k8s.io",
-    "storage.k8s.io",
-    "coordination.k8s.io",
-    "apiextensions.k8s.io",
-    "admissionregistration.k8s.io",
-    "apiregistration.k8s.io",
-}
+# Applies in flight per unit of `concurrency`: 4 x 2 = 8 by default, which leaves room in
+# a 16-connection client pool for the observer's 4 watches and the readiness waits.
+SENDERS = 2
 
 # Component states, as shown in progress lines and the final table.
 CONVERGED, UNCHANGED, FAILED, SKIPPED, PENDING, PRUNED = (
@@ -289,11 +278,6 @@ def _check_graph(tree: PlatformTree) -> None:
         visit(comp.name, ())
 
 
-def is_custom(obj: dict[str, Any]) -> bool:
-    group = obj.get("apiVersion", "").rpartition("/")[0]
-    return group not in BUILTIN_GROUPS
-
-
 class _Halted(Exception):
     """The component was stopped because a component it depends on failed."""
 
@@ -359,7 +343,7 @@ class _Run:
         observer.start(timeout=min(self.opts.timeout, 60.0))
         try:
             with (
-                ThreadPoolExecutor(max_workers=self.opts.concurrency * PER_COMPONENT) as sender,
+                ThreadPoolExecutor(max_workers=self.opts.concurrency * SENDERS) as sender,
                 ThreadPoolExecutor(max_workers=max(1, len(self.desired))) as finisher,
             ):
                 _Scheduler(self, graph, records, sender, finisher).run()
@@ -720,7 +704,7 @@ class _Run:
 
 class _Scheduler:
     """Applies every object of the tree once its needs hold (see `needs.py`), with at
-    most `concurrency * PER_COMPONENT` requests in flight; components finish (ready,
+    most `concurrency * SENDERS` requests in flight; components finish (ready,
     prune, inventory) on their own threads as soon as their last object is applied."""
 
     def __init__(
@@ -733,7 +717,7 @@ class _Scheduler:
     ) -> None:
         self.run_, self.graph, self.records = run, graph, records
         self.sender, self.finisher = sender, finisher
-        self.limit = run.opts.concurrency * PER_COMPONENT
+        self.limit = run.opts.concurrency * SENDERS
         self.comp_of: dict[inv.ObjectRef, str] = {}
         self.obj_of: dict[inv.ObjectRef, dict[str, Any]] = {}
         for name, (_, objects) in run.desired.items():
