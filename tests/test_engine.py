@@ -348,3 +348,31 @@ def test_apply_only_platform_converges_then_exits_1_naming_a_broken_object(
 
     assert broken.exit_code == 1, broken.output
     assert "Deployment cert-manager/cert-manager-webhook" in broken.output
+
+
+def test_a_rotated_secret_value_alone_reapplies_its_component(trees, cluster, tmp_path):
+    from installer.secrets import SecretStore
+
+    root = tmp_path / "platform"
+    shutil.copytree(trees("26.03", ["namespaces"]).root, root)
+    tree = PlatformTree.open(root)
+    value = tmp_path / "client-secret"
+    value.write_text("first-value")
+    (root / tree.component("namespaces").path / "secrets.yaml").write_text(
+        yaml.safe_dump(
+            [{"name": "oidc", "namespace": "kubeflow", "data": {"secret": {"file": str(value)}}}]
+        )
+    )
+    store = SecretStore(tmp_path / "wd" / "secrets")
+    sim, client = cluster()
+    assert _apply(tree, client, store=store).ok
+    assert _apply(tree, client, store=store).components["namespaces"].state == "unchanged"
+
+    value.write_text("rotated-value")
+    result = _apply(tree, client, store=store)
+
+    assert result.components["namespaces"].state == "converged"
+    secret = client.get(client.resource("v1", "Secret"), "oidc", "kubeflow")
+    assert secret["data"]["secret"] == "cm90YXRlZC12YWx1ZQ=="  # base64 of rotated-value
+    key = store.path(engine.apply.DIGEST_KEY)
+    assert key.stat().st_mode & 0o777 == 0o600

@@ -27,9 +27,9 @@ independent components carry on.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import heapq
+import hmac
 import json
 import logging
 import random
@@ -80,6 +80,8 @@ ORDER = [
     "CronJob",
     "PodDisruptionBudget",
 ]
+# The generated secret (in the SecretStore, 0600) that keys Secret values in digests.
+DIGEST_KEY = "engine-digest-key"
 LAST = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 NEVER_PRUNE = {"PersistentVolumeClaim"}
@@ -216,24 +218,31 @@ def _desired(
     tree: PlatformTree, name: str, infra: dict[str, Any] | None, store: SecretStore | None
 ) -> tuple[str, list[dict[str, Any]]]:
     objects = []
-    for obj in tree.objects(name, infra=infra, store=store):
-        obj = copy.deepcopy(obj)
+    for obj in tree.objects(name, infra=infra, store=store):  # parsed afresh: ours to label
         labels = obj.setdefault("metadata", {}).setdefault("labels", {}) or {}
         labels[inv.LABEL_PLATFORM] = tree.platform
         labels[inv.LABEL_COMPONENT] = name
         obj["metadata"]["labels"] = labels
         objects.append(obj)
     objects.sort(key=_order_key)
-    return _digest(tree.component(name).digest, objects), objects
+    key = store.generated(DIGEST_KEY, length=64).encode() if store is not None else b""
+    return _digest(tree.component(name).digest, objects, key), objects
 
 
-def _digest(index_digest: str, objects: list[dict[str, Any]]) -> str:
-    # Secret values stay out of the digest (it is stored in a ConfigMap); a changed
-    # secret alone does not re-apply a converged component.
-    # TODO(engine): keyed digest of secret values so rotations re-apply; needs a
-    # generated HMAC key in the SecretStore.
+def _digest(index_digest: str, objects: list[dict[str, Any]], key: bytes) -> str:
+    # The digest is stored in a ConfigMap, so Secret values enter it only as HMACs under
+    # a key kept 0600 in the work directory: a rotated value re-applies the component,
+    # and neither the value nor a plain (guessable) hash of it reaches the cluster.
+    def sealed(values: dict[str, Any]) -> dict[str, str]:
+        return {
+            k: hmac.new(key, f"{k}\0{v}".encode(), hashlib.sha256).hexdigest() if key else ""
+            for k, v in sorted(values.items())
+        }
+
     scrubbed = [
-        {**o, "data": sorted(o.get("data") or {})} if o.get("kind") == "Secret" else o
+        {**o, "data": sealed(o.get("data") or {}), "stringData": sealed(o.get("stringData") or {})}
+        if o.get("kind") == "Secret"
+        else o
         for o in objects
     ]
     text = index_digest + json.dumps(scrubbed, sort_keys=True)

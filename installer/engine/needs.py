@@ -24,11 +24,14 @@ The rules:
   so it is never registered before its backend answers;
 - a workload (Deployment, StatefulSet, DaemonSet, Job) needs its ServiceAccount and
   the ConfigMaps and Secrets its pods mount or read, the webhooks that would admit its
-  pods, its own component's CRDs (controllers watch them from the start), and the
-  Services its containers reach at start: hosts named in env values, ConfigMap-sourced
-  env and args (`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`, with a scheme or port,
-  or a bare name in a host-like variable), plus `implicit` client defaults; `lazy`
-  and `waits_in_process` clients need none.
+  pods, and the Services its containers reach at start: hosts named in env values,
+  ConfigMap-sourced env and args (`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`, with
+  a scheme or port, or a bare name in a host-like variable), plus `implicit` client
+  defaults; `lazy` and `waits_in_process` clients need none.
+  Not its own component's CRDs: the engine sends CRDs before anything else and they
+  are Established within a second or two, long before a new pod has pulled its
+  image, so waiting for them would only delay the controllers that start the longest
+  chains (istiod, then the sidecar injector every Kubeflow pod waits for).
 
 Cycles (two workloads naming each other, a webhook guarding its own backend) would
 deadlock: needs inside a strongly connected part of the object graph are dropped and
@@ -178,23 +181,15 @@ class _Builder:
                 labels = _template(o).get("metadata", {}).get("labels") or {}
                 self.pods[ref.namespace].append((ref, labels))
         self.hooks = [h for o in self.objects if o["kind"] in HOOK_KINDS for h in _hooks(o)]
-        self.crd_of_component = {
-            comp: [
-                ("established", o["metadata"]["name"])
-                for o in objs
-                if o["kind"] == "CustomResourceDefinition"
-            ]
-            for comp, objs in components.items()
-        }
 
     # ------------------------------------------------------------ the graph
 
     def build(self) -> NeedGraph:
         graph = NeedGraph()
-        for comp, objs in self.components.items():
+        for objs in self.components.values():
             for obj in objs:
                 ref = ObjectRef.of(obj)
-                needs = list(dict.fromkeys(self._needs(comp, ref, obj)))
+                needs = list(dict.fromkeys(self._needs(ref, obj)))
                 graph.needs[ref] = needs
                 for need in needs:
                     if need not in graph.producers:
@@ -243,7 +238,7 @@ class _Builder:
 
     # ------------------------------------------------------------ one object
 
-    def _needs(self, comp: str, ref: ObjectRef, obj: dict[str, Any]) -> Iterable[Need]:
+    def _needs(self, ref: ObjectRef, obj: dict[str, Any]) -> Iterable[Need]:
         if ref.namespace:
             yield ("namespace", ref.namespace)
         group = ref.api_version.rpartition("/")[0]
@@ -271,7 +266,6 @@ class _Builder:
                 yield ("applied", mine)
             elif kind == "Secret" and (ref.namespace, name) in self.cert_secrets:
                 yield ("secret", ref.namespace, name)
-        yield from self.crd_of_component.get(comp, [])
         for ns, name in sorted(self._services(ref, template)):
             yield ("serving", ns, name)
 
