@@ -33,7 +33,7 @@ from installer.secrets import SecretStore
     type=click.IntRange(1, 16),
     default=4,
     show_default=True,
-    help="Platform components sending objects at once.",
+    help="Platform apply parallelism: up to 2 x N object requests in flight.",
 )
 @common.output_option
 @common.debug_option

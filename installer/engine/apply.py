@@ -166,8 +166,10 @@ class ApplyResult:
 
 @dataclass
 class Options:
-    concurrency: int = 4
-    timeout: float = 1200.0  # per component, real seconds
+    concurrency: int = 4  # applies in flight: concurrency * SENDERS
+    # Real seconds per level of the component graph: a component's deadline is
+    # run start + timeout x its depth, as when components ran one after another.
+    timeout: float = 1200.0
     backoff: Backoff = field(default_factory=Backoff)
     stop: threading.Event | None = None
     field_manager: str = FIELD_MANAGER
