@@ -273,16 +273,7 @@ def test_rendering_without_a_component_prunes_exactly_its_objects(trees, cluster
 
 
 def test_a_permanent_error_stops_its_component_and_dependents_only(trees, cluster, tmp_path):
-    source = trees("26.03", SMALL)
-    root = tmp_path / "platform"
-    shutil.copytree(source.root, root)
-    tree = PlatformTree.open(root)
-    manifests = root / tree.component("profiles").path / "manifests.yaml"
-    docs = [d for d in yaml.safe_load_all(manifests.read_text()) if d]
-    for doc in docs:
-        if doc["kind"] == "Deployment":
-            doc["spec"]["template"]["spec"]["containers"] = []
-    manifests.write_text(yaml.safe_dump_all(docs))
+    tree = _broken_profiles(trees("26.03", SMALL), tmp_path / "platform")
     sim, client = cluster()
 
     result = _apply(tree, client)
@@ -296,6 +287,44 @@ def test_a_permanent_error_stops_its_component_and_dependents_only(trees, cluste
     error = result.components["profiles"].error
     assert "Deployment kubeflow/profiles-deployment" in error
     assert "422" in error and "containers" in error
+
+
+def _broken_profiles(source: PlatformTree, root: Path) -> PlatformTree:
+    """A copy of `source` whose profiles Deployment the API server rejects (422)."""
+    shutil.copytree(source.root, root)
+    tree = PlatformTree.open(root)
+    manifests = root / tree.component("profiles").path / "manifests.yaml"
+    docs = [d for d in yaml.safe_load_all(manifests.read_text()) if d]
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            doc["spec"]["template"]["spec"]["containers"] = []
+    manifests.write_text(yaml.safe_dump_all(docs))
+    return tree
+
+
+def test_an_object_needing_a_failed_components_service_fails_at_once_not_at_its_deadline(
+    trees, cluster, tmp_path
+):
+    tree = _broken_profiles(trees("26.03", SMALL), tmp_path / "platform")
+    manifests = tmp_path / "platform" / tree.component("spark").path / "manifests.yaml"
+    docs = [d for d in yaml.safe_load_all(manifests.read_text()) if d]
+    controller = next(d for d in docs if d["kind"] == "Deployment")
+    container = controller["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("env", []).append(
+        {"name": "KFAM_URL", "value": "http://profiles-kfam.kubeflow.svc.cluster.local:8081"}
+    )
+    manifests.write_text(yaml.safe_dump_all(docs))
+    sim, client = cluster()
+
+    # A deadline far beyond the test's patience: only the stop can end the wait.
+    result = engine.apply_platform(tree, client, backoff=BACKOFF, timeout=3600)
+
+    spark = result.components["spark"]
+    assert spark.state == "failed"
+    assert f"Deployment kubeflow/{controller['metadata']['name']}" in spark.error
+    assert "Service kubeflow/profiles-kfam serving" in spark.error
+    assert "component profiles stopped" in spark.error
+    assert result.components["istio"].state == "converged"
 
 
 def test_plan_lists_creations_then_nothing_after_apply(trees, cluster):

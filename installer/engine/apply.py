@@ -754,6 +754,7 @@ class _Scheduler:
         self.started: set[str] = set()
         self.sending: dict[Future, inv.ObjectRef] = {}
         self.finishing: dict[Future, str] = {}
+        self.halted: set[str] = set()
         depth: dict[str, int] = {}
         for comp in run.tree.components:  # index order is a topological order
             depth[comp.name] = 1 + max((depth[d] for d in comp.depends_on), default=0)
@@ -794,7 +795,7 @@ class _Scheduler:
                     self.place(ref)
             self.send()
             self.collect()
-            self.check_deadlines()
+            self.check_waits()
             run.facts.wait_news(0.25)
 
     def pending(self) -> bool:
@@ -869,21 +870,30 @@ class _Scheduler:
             if exc is not None and not isinstance(exc, _Halted):
                 run.fail(name, exc)
 
-    def check_deadlines(self) -> None:
+    def check_waits(self) -> None:
+        """Fail components whose objects wait past their deadline, or on a need only a
+        stopped component's objects could make true (it would never come)."""
         now = time.monotonic()
         late = {n for n, at in self.deadline.items() if at < now and self.alive(n)}
-        if not late:
+        halted = {n for n in self.run_.desired if not self.alive(n)}
+        if not late and halted == self.halted:
             return
-        for need, refs in self.waiting.items():
+        self.halted = halted
+        for need, refs in list(self.waiting.items()):
+            producers = self.graph.producers.get(need) or set()
+            orphaned = producers and all(self.comp_of[p] in halted for p in producers)
             for ref in refs:
                 name = self.comp_of[ref]
-                if name in late and self.alive(name):
-                    self.run_.fail(
-                        name,
-                        ComponentFailed(
-                            name, f"timed out waiting for {needs_.describe(need)}", str(ref)
-                        ),
-                    )
+                if not self.alive(name):
+                    continue
+                if name in late:
+                    message = f"timed out waiting for {needs_.describe(need)}"
+                elif orphaned:
+                    owner = self.comp_of[min(producers)]
+                    message = f"needs {needs_.describe(need)}, but component {owner} stopped"
+                else:
+                    continue
+                self.run_.fail(name, ComponentFailed(name, message, str(ref)))
 
     def interrupt(self) -> None:
         """Stop everything; running applies and waits end at their next check."""
