@@ -776,8 +776,14 @@ class _Scheduler:
                 run.facts.add(("applied", inv.ObjectRef.of(o)) for o in run.desired[name][1])
             else:
                 todo.append(name)
-        for fut in [self.finisher.submit(run.begin, n, self.records.get(n)) for n in todo]:
-            fut.result()
+        begun = {n: self.finisher.submit(run.begin, n, self.records.get(n)) for n in todo}
+        for name, fut in begun.items():
+            exc = fut.exception()
+            if isinstance(exc, KubeError):
+                run.fail(name, ComponentFailed(name, f"writing its inventory: {exc}"))
+            elif exc is not None:
+                raise exc
+        todo = [n for n in todo if self.alive(n)]
         for name in todo:
             objects = run.desired[name][1]
             self.left[name] = len(objects)
