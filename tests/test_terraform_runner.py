@@ -15,7 +15,14 @@ import pytest
 
 from installer.console import Reporter
 from installer.errors import Interrupted, ToolError
-from installer.terraform import Diagnostic, PlanSummary, StateLockedError, Terraform, _lock_error
+from installer.terraform import (
+    Diagnostic,
+    PlanSummary,
+    StalePlanError,
+    StateLockedError,
+    Terraform,
+    _lock_error,
+)
 
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
 
@@ -55,6 +62,30 @@ def test_plan_apply_and_replan_report_counts_progress_and_no_changes(tmp_path):
     assert recorder.events[-1][1:3] == (2, 2)
     assert any("terraform_data.a" in e[3] for e in recorder.events)
     assert not runner.plan().has_changes
+
+
+@needs_terraform
+def test_a_saved_plan_made_stale_by_another_apply_is_refused_as_stale(tmp_path):
+    runner = _root(tmp_path, {"terraform_data": {"a": {"input": "1"}, "b": {"input": "2"}}})
+    runner.init()
+    shown = runner.plan()
+    # Another run changes the state between the plan shown and its apply.
+    runner.apply_direct(["-target=terraform_data.b"])
+    with pytest.raises(StalePlanError, match="(?i)saved plan is stale"):
+        runner.apply(shown)
+    fresh = runner.plan()
+    assert [c["address"] for c in fresh.changes] == ["terraform_data.a"]
+
+
+@needs_terraform
+def test_a_plan_file_replaced_after_it_was_shown_is_not_applied(tmp_path):
+    runner = _root(tmp_path, {"terraform_data": {"a": {"input": "1"}}})
+    runner.init()
+    shown = runner.plan()
+    runner.plan(destroy=True)  # another plan in the same directory overwrites the file
+    with pytest.raises(StalePlanError, match="not the one that was shown"):
+        runner.apply(shown)
+    assert runner.plan().add == 1  # nothing was applied
 
 
 @needs_terraform

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -92,6 +93,11 @@ def test_sandbox_up_builds_the_aws_example_end_to_end(first_and_second):
     assert checks and set(checks.values()) == {"not-run"}
     lines = first.stderr.strip().splitlines()
     assert any(BANNER in line for line in lines[:3]) and BANNER in lines[-1]
+    # One terraform plan, and the apply is of that saved plan (what the plan view showed).
+    log = Path(result["log"]).read_text()
+    runs = re.findall(r"running \S*terraform (plan|apply) ([^\n]*)", log)
+    assert [verb for verb, _ in runs] == ["plan", "apply"], runs
+    assert runs[1][1].split(" in ")[0].endswith("kfstack.tfplan")
 
 
 def test_a_second_sandbox_run_is_a_no_op(first_and_second):

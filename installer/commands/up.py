@@ -68,7 +68,7 @@ def command(
     def confirm(plan: planview.Plan) -> bool:
         return yes or click.confirm("Build this platform?", default=False, err=True)
 
-    options = _up.UpOptions(confirm=confirm, show_plan=show, verify=not skip_verify)
+    options = _up.UpOptions(confirm=confirm, show_plan=show, verify=not skip_verify, yes=yes)
     try:
         result = _up.up(spec, wd, reporter, env=env, options=options)
     finally:

@@ -6,7 +6,8 @@
     init()              terraform init -input=false          (skipped when nothing changed)
     plan(destroy=False) terraform plan -input=false -json -out=kfstack.tfplan -> PlanSummary
     show_plan()         terraform show -json kfstack.tfplan  -> PlanSummary
-    apply(plan)         terraform apply -input=false -json kfstack.tfplan
+    apply(plan)         terraform apply -input=false -json kfstack.tfplan  (that plan only:
+                        a replaced plan file or a plan terraform calls stale -> StalePlanError)
     apply_auto()        terraform apply -input=false -json -auto-approve (nobody reviews)
     output()            terraform output -json
     validate()          terraform validate -json
@@ -62,6 +63,11 @@ class StateLockedError(ToolError):
     """Another run holds the Terraform state lock."""
 
 
+class StalePlanError(ToolError):
+    """The saved plan can no longer be applied as shown: the state changed after it was
+    made (terraform refuses it), or the plan file was replaced by another plan."""
+
+
 @dataclass
 class Diagnostic:
     severity: str
@@ -88,6 +94,8 @@ class PlanSummary:
     changes: list[dict[str, Any]] = field(default_factory=list)
     output_changes: list[str] = field(default_factory=list)
     plan_file: str | None = None
+    # sha256 of the saved plan file when it was summarised: apply refuses any other file.
+    plan_digest: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -263,6 +271,7 @@ class Terraform:
         events = self._stream(argv, label=label, total=None)
         summary = self.show_plan() if show else PlanSummary.from_events(events)
         summary.plan_file = str(self.directory / PLAN_FILE)
+        summary.plan_digest = _file_digest(self.directory / PLAN_FILE)
         return summary
 
     def show_plan(self) -> PlanSummary:
@@ -278,14 +287,25 @@ class Terraform:
         return PlanSummary.from_show(json.loads(proc.stdout))
 
     def apply(self, summary: PlanSummary, *, label: str = "apply") -> None:
-        """Apply the saved plan `summary` came from.
+        """Apply the saved plan `summary` came from, and only that one.
 
         Raises:
-            ToolError: a resource failed (the diagnostic names it), or the plan is stale.
+            StalePlanError: the state changed since the plan (terraform refuses it), or
+                the plan file is no longer the one `summary` describes (another plan
+                in this directory replaced it).
+            ToolError: a resource failed (the diagnostic names it).
             StateLockedError: another run holds the state lock.
             Interrupted: Ctrl-C (terraform was stopped gracefully first).
         """
         argv = [self.binary, "apply", "-input=false", "-json", PLAN_FILE]
+        plan_path = self.directory / PLAN_FILE
+        if summary.plan_digest is not None and _file_digest(plan_path) != summary.plan_digest:
+            raise StalePlanError(
+                f"the saved plan {plan_path} is not the one that was shown: another plan "
+                "in this work directory replaced it",
+                command=argv,
+                hint="plan again and review the new plan",
+            )
         self._stream(argv, label=label, total=summary.operations)
 
     def apply_auto(self, *, label: str = "apply") -> PlanSummary:
@@ -466,6 +486,15 @@ class Terraform:
         lock = next((d for d in errors if "state lock" in d.summary.lower()), None)
         if lock is not None:
             raise _lock_error(lock, argv, proc.returncode, self.directory)
+        # terraform's own wording (internal/backend/local/backend_local.go, 1.x).
+        stale = next((d for d in errors if "saved plan is stale" in d.summary.lower()), None)
+        if stale is not None:
+            raise StalePlanError(
+                f"{self.name} {argv[1]} refused the saved plan: {stale.render()}",
+                command=argv,
+                exit_code=proc.returncode,
+                hint="plan again and review the new plan",
+            )
         if errors:
             raise ToolError(
                 f"{self.name} {argv[1]} failed:\n  " + "\n  ".join(d.render() for d in errors),
@@ -581,6 +610,13 @@ def _lock_error(lock: Diagnostic, argv: list[str], code: int, directory: Path) -
             f"lock with `terraform -chdir={directory} force-unlock {lock_id}`"
         ),
     )
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def _strip_boxes(text: str) -> str:
