@@ -227,7 +227,7 @@ def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
 
 
 def _outputs(spec: Spec, runner: Terraform) -> InfraOutputs:
-    # A one-step apply already reported them; that spares a terraform run.
+    # An apply's event stream already reported them; that spares a terraform run.
     raw = runner.applied_outputs or runner.output()
     if not raw:
         raise KfstackError(

@@ -60,6 +60,7 @@ def test_plan_apply_and_replan_report_counts_progress_and_no_changes(tmp_path):
     runner.reporter = recorder
     runner.apply(summary)
     assert recorder.events[-1][1:3] == (2, 2)
+    assert runner.applied_outputs == runner.output()  # read from the apply's stream
     assert any("terraform_data.a" in e[3] for e in recorder.events)
     assert not runner.plan().has_changes
 

@@ -93,9 +93,10 @@ def test_sandbox_up_builds_the_aws_example_end_to_end(first_and_second):
     assert checks and set(checks.values()) == {"not-run"}
     lines = first.stderr.strip().splitlines()
     assert any(BANNER in line for line in lines[:3]) and BANNER in lines[-1]
-    # One terraform plan, and the apply is of that saved plan (what the plan view showed).
+    # One terraform plan, the apply is of that saved plan (what the plan view showed),
+    # and the outputs come from the apply's own stream (no `terraform output` run).
     log = Path(result["log"]).read_text()
-    runs = re.findall(r"running \S*terraform (plan|apply) ([^\n]*)", log)
+    runs = re.findall(r"running \S*terraform (plan|apply|output) ([^\n]*)", log)
     assert [verb for verb, _ in runs] == ["plan", "apply"], runs
     assert runs[1][1].split(" in ")[0].endswith("kfstack.tfplan")
 

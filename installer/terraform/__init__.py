@@ -194,7 +194,7 @@ class Terraform:
         self.directory = Path(directory)
         self.reporter = reporter or Reporter()
         self.extra_env = dict(env or {})
-        # Set by apply_auto(): the outputs its stream reported, when complete.
+        # Set by apply() and apply_auto(): the outputs their stream reported, when complete.
         self.applied_outputs: dict[str, Any] | None = None
 
     @classmethod
@@ -306,7 +306,7 @@ class Terraform:
                 command=argv,
                 hint="plan again and review the new plan",
             )
-        self._stream(argv, label=label, total=summary.operations)
+        self._remember_outputs(self._stream(argv, label=label, total=summary.operations))
 
     def apply_auto(self, *, label: str = "apply") -> PlanSummary:
         """Plan and apply in one `terraform apply -auto-approve`, for runs nobody reviews
@@ -321,15 +321,18 @@ class Terraform:
         """
         argv = [self.binary, "apply", "-input=false", "-json", "-auto-approve"]
         events = self._stream(argv, label=label, total=None)
-        # The stream ends with the outputs' values, in `terraform output -json`'s shape,
-        # unless one is sensitive (then only `output` can read it).
+        self._remember_outputs(events)
+        return PlanSummary.from_events(events)
+
+    def _remember_outputs(self, events: list[dict[str, Any]]) -> None:
+        # An apply's stream ends with the outputs' values, in `terraform output -json`'s
+        # shape, unless one is sensitive (then only `output` can read it).
         final = [e["outputs"] for e in events if e.get("type") == "outputs"][-1:]
         self.applied_outputs = (
             final[0]
             if final and all("value" in o and not o.get("sensitive") for o in final[0].values())
             else None
         )
-        return PlanSummary.from_events(events)
 
     def apply_direct(self, extra_args: list[str], *, label: str = "apply") -> None:
         """`terraform apply -auto-approve` with `extra_args` (e.g. `-target=...`), for
