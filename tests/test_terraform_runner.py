@@ -22,6 +22,7 @@ from installer.terraform import (
     StateLockedError,
     Terraform,
     _lock_error,
+    _Progress,
 )
 
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
@@ -197,3 +198,13 @@ def test_a_one_step_apply_reports_what_it_planned_and_counts_progress_against_it
     assert recorder.events[-1][1:3] == (2, 2)
     assert not runner.apply_auto().has_changes
     assert runner.applied_outputs == runner.output()
+
+
+def test_data_sources_read_during_apply_do_not_count_against_the_planned_total():
+    recorder = Recorder()
+    progress = _Progress(recorder, "apply", 1)
+    for action, addr in (("read", "data.aws_iam_policy_document.x"), ("create", "aws_vpc.this")):
+        hook = {"resource": {"addr": addr}, "action": action}
+        progress.event({"type": "apply_start", "hook": hook})
+        progress.event({"type": "apply_complete", "hook": hook})
+    assert recorder.events[-1][1:3] == (1, 1)

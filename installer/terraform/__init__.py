@@ -561,7 +561,9 @@ class _Progress:
             self._report(f"{address} ({hook.get('elapsed_seconds', 0)}s)")
         elif kind in ("apply_complete", "apply_errored") and address:
             self.current.pop(address, None)
-            self.done += 1
+            # Data sources read during apply have hooks too, but no planned change to count.
+            if hook.get("action") != "read":
+                self.done += 1
             self._report(f"{'done' if kind == 'apply_complete' else 'failed'} {address}")
         elif kind == "planned_change":
             # A one-step apply announces its plan first; its operations are the total.
