@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -208,3 +210,29 @@ def test_data_sources_read_during_apply_do_not_count_against_the_planned_total()
         progress.event({"type": "apply_start", "hook": hook})
         progress.event({"type": "apply_complete", "hook": hook})
     assert recorder.events[-1][1:3] == (1, 1)
+
+
+def _lock_detail(who: str, created: str) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        "Error acquiring the state lock",
+        "Error message: operation error DynamoDB: PutItem, ConditionalCheckFailedException\n"
+        "Lock Info:\n  ID:        2db2c0b9\n  Path:      b/kft/dev/terraform.tfstate\n"
+        f"  Operation: OperationTypeApply\n  Who:       {who}\n  Version:   1.11.4\n"
+        f"  Created:   {created}\n  Info:\n",
+    )
+
+
+def test_a_lock_this_command_took_itself_is_named_as_such_not_as_another_run():
+    # What the AWS emulator tests hit: the SDK resent a lock write whose answer was lost.
+    me = f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}"
+    started = time.time() - 1
+    created = time.strftime("%Y-%m-%d %H:%M:%S.123456789 +0000 UTC", time.gmtime())
+    argv = ["terraform", "apply"]
+    own = _lock_error(_lock_detail(me, created), argv, 1, Path("/w"), started)
+    assert "was taken by this very terraform apply" in own.message
+    assert "force-unlock 2db2c0b9" in (own.hint or "")
+    other = _lock_error(_lock_detail("ci@elsewhere", created), argv, 1, Path("/w"), started)
+    assert other.message.startswith("another kfstack run holds the state lock (lock id 2db2c0b9")
+    earlier = _lock_error(_lock_detail(me, created), argv, 1, Path("/w"), started + 60)
+    assert earlier.message.startswith("another kfstack run holds the state lock")

@@ -23,12 +23,15 @@ writes what it created to the state), then raise `Interrupted`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import logging
 import os
+import pwd
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -446,6 +449,7 @@ class Terraform:
         """Run a `-json` command, turning its events into progress and its errors into
         exceptions. Returns the events that describe the plan (changes and outputs)."""
         LOG.debug("running %s in %s", " ".join(argv), self.directory)
+        started = time.time()
         proc = self._popen(argv)
         progress = _Progress(self.reporter, label, total)
         diagnostics: list[Diagnostic] = []
@@ -488,7 +492,7 @@ class Terraform:
         tail = stderr or "\n".join(raw_tail)
         lock = next((d for d in errors if "state lock" in d.summary.lower()), None)
         if lock is not None:
-            raise _lock_error(lock, argv, proc.returncode, self.directory)
+            raise _lock_error(lock, argv, proc.returncode, self.directory, started)
         # terraform's own wording (internal/backend/local/backend_local.go, 1.x).
         stale = next((d for d in errors if "saved plan is stale" in d.summary.lower()), None)
         if stale is not None:
@@ -600,11 +604,29 @@ def _diagnostic(raw: dict[str, Any]) -> Diagnostic:
 _LOCK_FIELD = re.compile(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*)$", re.MULTILINE)
 
 
-def _lock_error(lock: Diagnostic, argv: list[str], code: int, directory: Path) -> StateLockedError:
+def _lock_error(
+    lock: Diagnostic, argv: list[str], code: int, directory: Path, started: float | None = None
+) -> StateLockedError:
     fields = dict(_LOCK_FIELD.findall(lock.detail))
     lock_id = fields.get("ID", "unknown")
     who = fields.get("Who", "another process")
     since = fields.get("Created", "an unknown time")
+    if started is not None and _taken_by_this_command(who, since, started):
+        # Seen against the AWS emulator (TF_LOG): the lock's conditional PutItem got no
+        # answer, the AWS SDK sent it again, and the retry found the item the first
+        # attempt had stored. DynamoDB behaves the same when an answer is lost.
+        return StateLockedError(
+            f"the state lock (lock id {lock_id}, {who}, {since}) was taken by this very "
+            f"{Path(argv[0]).name} {argv[1]}: a lock request whose answer was lost was sent "
+            "again and found the lock its first attempt had stored",
+            command=argv,
+            exit_code=code,
+            hint=(
+                "unless another kfstack run on this host started at the same moment, "
+                f"release it with `terraform -chdir={directory} force-unlock {lock_id}` and "
+                "run the command again"
+            ),
+        )
     return StateLockedError(
         f"another kfstack run holds the state lock (lock id {lock_id}, held by {who} "
         f"since {since}, operation {fields.get('Operation', 'unknown')})",
@@ -615,6 +637,22 @@ def _lock_error(lock: Diagnostic, argv: list[str], code: int, directory: Path) -
             f"lock with `terraform -chdir={directory} force-unlock {lock_id}`"
         ),
     )
+
+
+_CREATED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(\.\d+)? \+0000 UTC$")
+
+
+def _taken_by_this_command(who: str, created: str, started: float) -> bool:
+    """Whether terraform's lock info says this user on this host took the lock after
+    `started` (this command's start, epoch seconds); terraform writes `Who` as
+    user@hostname and `Created` in UTC."""
+    match = _CREATED.match(created.strip())
+    # Go's user.Current() reads the password database, not $USER.
+    if match is None or who != f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}":
+        return False
+    stamp = _dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
+    seconds = stamp.replace(tzinfo=_dt.UTC).timestamp() + float(match.group(2) or 0)
+    return seconds >= started
 
 
 def _file_digest(path: Path) -> str | None:
