@@ -201,7 +201,9 @@ def checkout(
             f"not {spec.full_name}",
             hint="check gitops.path and the spec's name and environment",
         )
-    reporter.ok(f"gitops: platform tree from commit {sha[:12]} ({len(tree.components)} components)")
+    reporter.ok(
+        f"gitops: platform tree from commit {sha[:12]} ({len(tree.components)} components)"
+    )
     return Checkout(sha, dest / inside)
 
 
@@ -367,10 +369,15 @@ class _Repo:
         deny = self.git(
             "config", "receive.denyCurrentBranch", cwd=self.local, check=False
         ).stdout.strip()
-        if self.push_enabled and head.strip() == f"refs/heads/{self.branch}" and deny not in (
-            "updateInstead",
-            "ignore",
-            "false",
+        if (
+            self.push_enabled
+            and head.strip() == f"refs/heads/{self.branch}"
+            and deny
+            not in (
+                "updateInstead",
+                "ignore",
+                "false",
+            )
         ):
             raise UserError(
                 f"gitops.branch: {self.branch} is checked out in {self.local}, and git "
@@ -386,9 +393,7 @@ class _Repo:
         try:
             self.git("init", "-q", f"--initial-branch={self.branch}", str(staging), cwd=staging)
             self.git("remote", "add", "origin", self.url, cwd=staging)
-            proc = self.git(
-                "fetch", "--quiet", "origin", cwd=staging, check=False, remote=True
-            )
+            proc = self.git("fetch", "--quiet", "origin", cwd=staging, check=False, remote=True)
             if proc.returncode != 0:
                 raise KfstackError(
                     f"cannot fetch {self.display}: {_last_line(proc.stderr)}",
@@ -500,29 +505,26 @@ class _Repo:
         if proc.returncode == 0:
             return True
         output = f"{proc.stdout}\n{proc.stderr}"
-        kept = (
-            f"the commit {sha[:12]} is kept in {self.clone}; run the same kfstack command "
-            "again to push it"
-        )
+        kept = f"the commit {sha[:12]} stays in {self.clone}"
+        again = "run the same kfstack command again to push it"
         if "non-fast-forward" in output or "fetch first" in output or "[rejected]" in output:
             raise KfstackError(
                 f"push to {self.display} rejected: its branch {self.branch} has commits "
                 "kfstack's clone does not have (non-fast-forward)",
-                hint=f"merge them with `git -C {self.clone} pull --rebase origin "
-                f"{self.branch}`; then {kept}",
+                hint=f"{kept}: merge the remote's commits with `git -C {self.clone} pull "
+                f"--rebase origin {self.branch}`, then {again}",
             )
         if "[remote rejected]" in output:
-            reason = next(
-                (ln for ln in output.splitlines() if "[remote rejected]" in ln or "!" in ln), ""
-            )
+            reason = next((ln for ln in output.splitlines() if "[remote rejected]" in ln), "")
             raise KfstackError(
                 f"push to {self.display} rejected by the remote: {reason.strip()}",
-                hint=f"check the branch's protection rules and hooks on the remote; {kept}",
+                hint=f"{kept}: check the branch's protection rules and hooks on the remote, "
+                f"then {again}",
             )
         raise KfstackError(
             f"cannot push to {self.display}: {_last_line(proc.stderr)}",
-            hint="check gitops.repository and your git/ssh credentials (gitops.credential "
-            f"for https); {kept}",
+            hint=f"{kept}: check gitops.repository and your git/ssh credentials "
+            f"(gitops.credential for https), then {again}",
         )
 
     def resolve(self, ref: str) -> str:

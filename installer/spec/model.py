@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from installer import redact
+
 SPEC_VERSION = 1
 DEFAULT_KUBERNETES_VERSION = "1.34"
 KUBEFLOW_VERSIONS = ("v1.10.2", "v1.11.0", "26.03")
@@ -565,7 +567,10 @@ class GitOps(Strict):
         scheme = git_url_scheme(value)
         if scheme is not None and scheme not in _URL_SCHEMES:
             raise ValueError(f"unsupported URL scheme {scheme}://; use ssh, https or file")
-        if scheme in ("https", "http") and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", value):
+        userinfo = re.match(r"^[a-z]+://[^/@:]*:([^/@]*)@", value)
+        if scheme in ("https", "http") and userinfo:
+            # The error echoes the value: mask the password in every output first.
+            redact.register(userinfo.group(1))
             raise ValueError(
                 "a password in the URL would be stored in plain text; remove it and use "
                 "gitops.credential: {env: VAR} instead"
