@@ -318,6 +318,31 @@ def test_a_planted_secret_value_aborts_the_commit_naming_the_file(site, monkeypa
     assert git("rev-parse", "main", cwd=site / "remote.git") == first.commit
 
 
+def test_an_https_credential_reaches_git_through_the_environment_only(tmp_path, monkeypatch):
+    token = "tok-" + os.urandom(8).hex()
+    monkeypatch.setenv("KFT_GIT_TOKEN", token)
+    spec_path = write_spec(
+        tmp_path,
+        repository="https://git.example/acme/platforms.git",
+        credential={"env": "KFT_GIT_TOKEN"},
+        username="bot",
+    )
+    spec = load_spec(spec_path).spec
+    repo = gitops._Repo.for_spec(spec, spec_path, Workdir.for_spec(spec, spec_path))
+
+    asked = subprocess.run(
+        ["git", *repo.remote_args, "credential", "fill"],
+        input="protocol=https\nhost=git.example\n\n",
+        env=repo.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert f"username=bot\npassword={token}\n" in asked.stdout
+    assert token not in " ".join(repo.remote_args)
+
+
 def test_spec_validation_names_the_gitops_field_and_exits_2(tmp_path):
     bad = {
         "gitops.branch": {"branch": "a..b"},
