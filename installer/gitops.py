@@ -323,7 +323,8 @@ class _Repo:
     def sync(self, reporter: Reporter, *, move_branch: bool = True) -> bool:
         """Create or update the clone; True when the remote answered."""
         if self.local is not None:
-            self._check_local_repository()
+            # Reading a commit (move_branch False) cannot disturb the user's worktree.
+            self._check_local_repository(writing=move_branch)
         if not (self.clone / ".git").is_dir():
             self._create_clone()
             online = True
@@ -341,7 +342,7 @@ class _Repo:
             self._checkout_branch()
         return online
 
-    def _check_local_repository(self) -> None:
+    def _check_local_repository(self, *, writing: bool) -> None:
         assert self.local is not None
         probe = subprocess.run(
             ["git", "-C", str(self.local), "rev-parse", "--is-bare-repository"],
@@ -355,7 +356,7 @@ class _Repo:
                 f"gitops.repository: {self.local} is not a Git repository",
                 hint=f"create it with `git init --bare {self.local}`, or fix the path",
             )
-        if probe.stdout.strip() == "true":
+        if probe.stdout.strip() == "true" or not writing:
             return
         dirty = self._porcelain(self.local)
         if dirty:
