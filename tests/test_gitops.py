@@ -406,6 +406,24 @@ def test_render_commit_reports_the_sha_and_no_secret_value_is_anywhere_in_histor
     assert (committed["changed"], committed["pushed"]) == (True, True)
     assert f"✓ commit {committed['commit']}" in again.stdout and "unchanged" in again.stdout
     assert git("rev-list", "--count", "main", cwd=remote) == "1"
+    data["kubeflow"]["teams"].append({"name": "vision", "owners": ["vi@example.com"]})
+    spec_path.write_text(yaml.safe_dump(data))
+    changed = CliRunner().invoke(cli, [*args, "-o", "json"])
+    assert changed.exit_code == 0, changed.output
+    second = json.loads(changed.stdout)["gitops"]
+    assert second["changed"] and git("rev-list", "--count", "main", cwd=remote) == "2"
+    diff = git("diff", "--name-only", committed["commit"], second["commit"], cwd=remote)
+    teams = next(
+        c["path"] for c in json.loads(changed.stdout)["components"] if c["name"] == "teams"
+    )
+    assert set(diff.splitlines()) == {
+        "shared/prod/kfstack.yaml",
+        "shared/prod/kfstack.lock",  # the teams component's digest and object count
+        "shared/prod/platform/index.yaml",
+        f"shared/prod/platform/{teams}/manifests.yaml",
+        f"shared/prod/platform/{teams}/teams.yaml",
+    }
+
     store = SecretStore(cli_site / ".kfstack" / "shared-prod" / "secrets")
     values = [*store.known_values(), oidc]
     assert len(values) > 2
@@ -427,6 +445,15 @@ def test_render_commit_without_gitops_enabled_exits_2_naming_the_field(tmp_path)
     )
     assert result.exit_code == 2
     assert "gitops.enabled is false" in result.output
+
+
+def test_apply_from_git_with_only_infra_exits_2_before_touching_anything(site):
+    spec_path = write_spec(site)
+    args = ["apply", "-c", str(spec_path), "--yes", "--from-git", "main", "--only", "infra"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "--from-git applies the platform layer only" in result.output
+    assert not (site / ".kfstack" / "demo-dev").exists()
 
 
 def test_apply_from_git_applies_the_tree_as_committed_on_the_simulated_cluster(site):
