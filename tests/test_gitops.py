@@ -343,6 +343,86 @@ def test_an_https_credential_reaches_git_through_the_environment_only(tmp_path, 
     assert token not in " ".join(repo.remote_args)
 
 
+class GitOverHttp:
+    """Git's own smart-HTTP server (`git http-backend`, the CGI program behind most git
+    hosting front ends) behind HTTP Basic authentication, on an ephemeral port: the
+    stand-in for an https remote (no TLS here; the credential path is the same)."""
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        self.root = root
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.user = user
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_AUTHORIZATION") != self.expected:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
+            return [b"authentication required\n"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        cgi = {
+            "PATH": os.environ["PATH"],
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REMOTE_USER": self.user,  # enables receive-pack (push)
+            "REQUEST_METHOD": environ["REQUEST_METHOD"],
+            "PATH_INFO": environ["PATH_INFO"],
+            "QUERY_STRING": environ.get("QUERY_STRING", ""),
+            "CONTENT_TYPE": environ.get("CONTENT_TYPE", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "GIT_PROTOCOL": environ.get("HTTP_GIT_PROTOCOL", ""),
+            "HTTP_CONTENT_ENCODING": environ.get("HTTP_CONTENT_ENCODING", ""),
+        }
+        out = subprocess.run(
+            ["git", "http-backend"], input=body, env=cgi, capture_output=True, check=True
+        ).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        headers = [tuple(h.split(": ", 1)) for h in head.decode().split("\r\n") if h]
+        status = next((v for k, v in headers if k == "Status"), "200 OK")
+        start_response(status, [(k, v) for k, v in headers if k != "Status"])
+        return [payload]
+
+
+@pytest.fixture
+def https_remote(site):
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):  # keep the test output to the assertions
+            pass
+
+    token = "tok-" + os.urandom(8).hex()
+    server = make_server("127.0.0.1", 0, GitOverHttp(site, "bot", token), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/remote.git", token
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_push_over_http_authenticates_with_the_credential_reference(
+    site, https_remote, monkeypatch
+):
+    url, token = https_remote
+    monkeypatch.setenv("KFT_GIT_TOKEN", "wrong-" + token)
+    spec_path = write_spec(
+        site, repository=url, push=True, credential={"env": "KFT_GIT_TOKEN"}, username="bot"
+    )
+    out = fake_render(site / "out")
+    with pytest.raises(KfstackError) as refused:
+        publish(spec_path, out)
+    monkeypatch.setenv("KFT_GIT_TOKEN", token)
+
+    pushed = publish(spec_path, out)
+
+    assert refused.value.message.startswith(f"cannot fetch {url}: ")
+    assert "wrong-" not in refused.value.render()
+    assert pushed.pushed is True
+    assert git("rev-parse", "main", cwd=site / "remote.git") == pushed.commit
+    clone_config = (clone_of(spec_path) / ".git" / "config").read_text()
+    assert token not in clone_config and url in clone_config
+
+
 def test_spec_validation_names_the_gitops_field_and_exits_2(tmp_path):
     bad = {
         "gitops.branch": {"branch": "a..b"},
