@@ -2,18 +2,17 @@
 
     up(spec, ...) runs, showing the same numbers on the console:
       1. render          the platform tree (pending values where only the infrastructure
-                         knows them) beside the Terraform root, into the work directory;
-                         with gitops.enabled, committed (installer.gitops.publish)
+                         knows them) beside the Terraform root, into the work directory
       2. plan            the Terraform plan and, when a cluster is already there, the
                          platform diff; the plan view (pools, GPUs, storage, cost)
       3. confirm         ask, unless --yes
       4. infrastructure  terraform apply; skipped for `existing`, and skipped (↺) when
                          the configuration is unchanged since the last successful apply
       5. kubeconfig      written 0600 into the work directory
-      6. platform        rendered again with the real outputs (cached, and committed
-                         again when it changed), then the install engine applies it;
-                         converged components are skipped (↺); the phase records the
-                         commit it applied
+      6. platform        rendered again with the real outputs (cached); with
+                         gitops.enabled committed (installer.gitops.publish), then the
+                         install engine applies it; converged components are skipped (↺);
+                         the phase and progress.json record the commit applied
       7. verify          GPUs, pipelines, notebooks; a JSON report in the work directory
 
 `progress.json` in the work directory records each finished phase with the digest of
@@ -209,9 +208,8 @@ def up(
 
     with env.context():
         # 1. render (with what is known so far)
-        with _phase(result, reporter, 1, "render") as phase:
+        with _phase(result, reporter, 1, "render"):
             _render(spec, known, workdir, reporter)
-            _commit(spec, stack, workdir, store, reporter, options, result, phase)
 
         # 2. plan
         with _phase(result, reporter, 2, "plan") as phase:
@@ -276,7 +274,9 @@ def up(
         with _phase(result, reporter, 6, "platform") as phase:
             if outputs.model_dump() != known.model_dump():
                 _render(spec, outputs, workdir, reporter)
-                _commit(spec, stack, workdir, store, reporter, options, result, phase)
+            # Committed only now, after the confirmation: where a GitOps controller watches
+            # the branch, a push is itself a deployment, so a declined plan must not be one.
+            _commit(spec, stack, workdir, store, reporter, options, result, phase)
             applied = _apply_platform(spec, workdir, outputs, store, path, reporter, options)
             result.platform_result = applied.to_dict()
             if not applied.ok:
@@ -286,8 +286,6 @@ def up(
                     hint="fix the error above, then run `kfstack up` again to resume",
                 )
             commit = (result.gitops or {}).get("commit")
-            if commit:
-                phase["commit"] = commit
             progress.record("platform", _platform_digest(workdir), applied.seconds, commit=commit)
             unchanged = sum(1 for c in applied.components.values() if c.state == "unchanged")
             phase["detail"] = f"{len(applied.components)} components, {unchanged} unchanged"

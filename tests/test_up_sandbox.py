@@ -98,8 +98,9 @@ def test_sandbox_up_builds_the_aws_example_end_to_end(first_and_second):
     lines = first.stderr.strip().splitlines()
     assert any(BANNER in line for line in lines[:3]) and BANNER in lines[-1]
     if result["gitops"] is not None:
-        commits = {p["name"]: p.get("commit") for p in result["phases"]}
-        assert result["gitops"]["commit"] == commits["platform"] != commits["render"]
+        commits = {p["name"]: p.get("commit") for p in result["phases"] if p.get("commit")}
+        # One commit, made after the confirmation: the render the platform phase applied.
+        assert commits == {"platform": result["gitops"]["commit"]}
         assert result["gitops"]["pushed"] is None  # the sandbox never publishes
 
 
@@ -111,6 +112,11 @@ def test_a_second_sandbox_run_commits_nothing_new_and_names_the_same_commit(firs
     assert f"commit:     {commit}" in second.stdout
     progress = json.loads(next(directory.glob(".kfstack/*/progress.json")).read_text())
     assert progress["phases"]["platform"]["commit"] == commit
+    clone = Path(json.loads(first.stdout)["gitops"]["clone"])
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=clone, capture_output=True, text=True
+    )
+    assert count.stdout.strip() == "1"
 
 
 def test_a_second_sandbox_run_is_a_no_op(first_and_second):
