@@ -517,8 +517,14 @@ class _Repo:
             )
         if "[remote rejected]" in output:
             reason = next((ln for ln in output.splitlines() if "[remote rejected]" in ln), "")
+            said = [
+                ln[len("remote:") :].strip()
+                for ln in output.splitlines()
+                if ln.startswith("remote:") and ln[len("remote:") :].strip()
+            ]
             raise KfstackError(
-                f"push to {self.display} rejected by the remote: {reason.strip()}",
+                f"push to {self.display} rejected by the remote: {reason.strip()}"
+                + (f"\n  the remote said: {redact.redact(' / '.join(said))}" if said else ""),
                 hint=f"{kept}: check the branch's protection rules and hooks on the remote, "
                 f"then {again}",
             )

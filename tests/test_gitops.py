@@ -214,6 +214,23 @@ def test_a_rejected_push_names_the_remote_and_keeps_the_commit_for_a_retry(site)
     assert "README.md" in remote_files and "demo/dev/kfstack.yaml" in remote_files
 
 
+def test_a_push_a_server_hook_declines_names_its_reason_and_keeps_the_commit(site):
+    hook = site / "remote.git" / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected: open a merge request' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    spec_path = write_spec(site, push=True)
+
+    with pytest.raises(KfstackError) as err:
+        publish(spec_path, fake_render(site / "out"))
+
+    assert err.value.message.startswith("push to ./remote.git rejected by the remote: ")
+    assert "pre-receive hook declined" in err.value.message
+    assert "the remote said: main is protected: open a merge request" in err.value.message
+    kept = git("rev-parse", "HEAD", cwd=clone_of(spec_path))
+    assert f"the commit {kept[:12]} stays in" in (err.value.hint or "")
+    assert git("for-each-ref", cwd=site / "remote.git") == ""
+
+
 def test_an_unreachable_remote_names_it_and_keeps_the_local_commit(site):
     url = f"file://{site}/remote.git"
     spec_path = write_spec(site, push=True, repository=url)
