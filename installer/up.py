@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -356,9 +358,6 @@ def _commit(
     """Commit the render just written (gitops.enabled); the phase records the SHA."""
     if not spec.gitops.enabled:
         return
-    import shutil
-    import tempfile
-
     from installer import gitops
 
     if options.spec_path is None:
