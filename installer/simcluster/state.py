@@ -9,10 +9,11 @@ behaviour that makes Kubeflow installs hard, on a scaled clock (see `timing.yaml
 - Deployments/StatefulSets/DaemonSets get a pod once admission and the ServiceAccount
   allow, checked when the controller's rate-limited work queue hands the workload out
   (a rejected creation is retried after 5 ms, 10 ms ... as client-go's default
-  controller rate limiter does; an update to the workload retries at once); a pod whose Secret/ConfigMap is missing stays ContainerCreating until the
-  kubelet's next mount retry after it appears; the containers start a
-  component-specific delay later, and a container whose Services (named in its env,
-  ConfigMaps or args) have no ready endpoints crash-loops with the kubelet's doubling
+  controller rate limiter does; an update to the workload retries at once); a pod
+  whose Secret/ConfigMap is missing stays ContainerCreating until the kubelet's next
+  mount retry after it appears; the containers start a component-specific delay later,
+  and a container whose Services (named in its env, ConfigMaps or args) have no ready
+  endpoints crash-loops with the kubelet's doubling
   back-off until a restart finds them ready (`dependencies` in `timing.yaml`);
 - cert-manager Issuers/Certificates become Ready (and write the Secret) once the
   cert-manager controller is ready; Profiles become namespaces once the profiles
