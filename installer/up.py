@@ -6,11 +6,16 @@
       2. plan            the Terraform plan and, when a cluster is already there, the
                          platform diff; the plan view (pools, GPUs, storage, cost)
       3. confirm         ask, unless --yes
-      4. infrastructure  terraform apply; skipped for `existing`, and skipped (↺) when
-                         the configuration is unchanged since the last successful apply
+      4. infrastructure  terraform apply of the plan saved in step 2, so what is applied
+                         is what was shown; a plan terraform calls stale (the state changed
+                         meanwhile) is made again and confirmed again (under --yes the run
+                         stops instead). Skipped for `existing`, and skipped (↺) when the
+                         configuration is unchanged since the last successful apply
       5. kubeconfig      written 0600 into the work directory
-      6. platform        rendered again with the real outputs (cached), then the install
-                         engine applies it; converged components are skipped (↺)
+      6. platform        rendered again with the real outputs (cached); with
+                         gitops.enabled committed (installer.gitops.publish), then the
+                         install engine applies it; converged components are skipped (↺);
+                         the phase and progress.json record the commit applied
       7. verify          GPUs, pipelines, notebooks; a JSON report in the work directory
 
 `progress.json` in the work directory records each finished phase with the digest of
@@ -23,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,6 +44,7 @@ from installer.console import OK, RESUME, Reporter
 from installer.errors import KfstackError, UserError
 from installer.secrets import SecretStore
 from installer.spec.model import Spec
+from installer.terraform import StalePlanError
 from installer.workdir import Workdir, write_private
 from stacks.base import InfraOutputs, modules_root
 
@@ -108,6 +116,7 @@ class UpResult:
     kubeconfig: str | None = None
     dashboard: str | None = None
     sign_in: dict[str, Any] | None = None
+    gitops: dict[str, Any] | None = None
     ok: bool = True
     confirmed: bool = True
 
@@ -126,6 +135,7 @@ class UpResult:
             "kubeconfig": self.kubeconfig,
             "dashboard": self.dashboard,
             "sign_in": self.sign_in,
+            "gitops": self.gitops,
         }
 
 
@@ -171,6 +181,10 @@ class UpOptions:
     verify_checks: tuple[str, ...] | None = None
     platform_timeout: float = 1800.0
     concurrency: int = 4
+    # --yes: `confirm` approves without a person, so a stale plan cannot be re-reviewed.
+    yes: bool = False
+    # The spec file as written: gitops commits it beside the render and digests it.
+    spec_path: Path | None = None
 
 
 def up(
@@ -245,7 +259,15 @@ def up(
                 phase["resumed"] = True
             else:
                 started = time.monotonic()
-                applied = _infra.apply_infra(spec, workdir, reporter)
+                assert tf_summary is not None  # planned in step 2 whenever this runs
+                applied = _apply_reviewed(
+                    spec, workdir, reporter, options, (tf_summary, diff), result
+                )
+                if applied is None:
+                    result.confirmed = False
+                    result.ok = False
+                    phase["detail"] = "the new plan was not confirmed: nothing was changed"
+                    return result
                 if applied.outputs is None:  # pragma: no cover - apply always reads outputs
                     raise KfstackError("the infrastructure apply returned no outputs")
                 outputs = applied.outputs
@@ -268,6 +290,9 @@ def up(
         with _phase(result, reporter, 6, "platform") as phase:
             if outputs.model_dump() != known.model_dump():
                 _render(spec, outputs, workdir, reporter)
+            # Committed only now, after the confirmation: where a GitOps controller watches
+            # the branch, a push is itself a deployment, so a declined plan must not be one.
+            _commit(spec, stack, workdir, store, reporter, options, result, phase)
             applied = _apply_platform(spec, workdir, outputs, store, path, reporter, options)
             result.platform_result = applied.to_dict()
             if not applied.ok:
@@ -276,7 +301,8 @@ def up(
                     f"the platform did not converge: {failed}",
                     hint="fix the error above, then run `kfstack up` again to resume",
                 )
-            progress.record("platform", _platform_digest(workdir), applied.seconds)
+            commit = (result.gitops or {}).get("commit")
+            progress.record("platform", _platform_digest(workdir), applied.seconds, commit=commit)
             unchanged = sum(1 for c in applied.components.values() if c.state == "unchanged")
             phase["detail"] = f"{len(applied.components)} components, {unchanged} unchanged"
             if unchanged == len(applied.components):
@@ -331,6 +357,73 @@ def _render(spec: Spec, outputs: InfraOutputs, workdir: Workdir, reporter: Repor
     from installer.platform import render as _render_mod
 
     return _render_mod.render(spec, outputs, workdir.root, reporter)
+
+
+def _apply_reviewed(
+    spec: Spec,
+    workdir: Workdir,
+    reporter: Reporter,
+    options: UpOptions,
+    reviewed: tuple[Any, planview.PlatformDiff | None],
+    result: UpResult,
+) -> _infra.InfraResult | None:
+    """Apply the plan step 2 saved; when terraform calls it stale, plan again and ask
+    again (None: the new plan was declined).
+
+    Raises:
+        KfstackError: the plan is stale and nobody can review a new one (--yes).
+        StalePlanError: the new plan went stale too (another run keeps applying).
+    """
+    summary, diff = reviewed
+    try:
+        return _infra.apply_plan(spec, workdir, reporter, summary)
+    except StalePlanError as exc:
+        if options.yes or options.confirm is None:
+            raise KfstackError(
+                "the infrastructure changed after the plan was made (another run applied "
+                f"to the same state?), so nothing was applied: {exc.message.splitlines()[0]}",
+                hint="run `kfstack up` again without --yes to review the new plan",
+            ) from None
+        LOG.info("stale plan: %s", exc.message)
+    reporter.warn("the plan shown is stale (the state changed since); planning again")
+    summary = _infra.plan_infra(spec, workdir, reporter)
+    shown = planview.build(spec, tf_summary=_tf_for_view(summary), platform_diff=diff)
+    result.plan = shown.to_dict()
+    if options.show_plan is not None:
+        options.show_plan(shown)
+    if not options.confirm(shown):
+        return None
+    return _infra.apply_plan(spec, workdir, reporter, summary)
+
+
+def _commit(
+    spec: Spec,
+    stack: Any,
+    workdir: Workdir,
+    store: SecretStore,
+    reporter: Reporter,
+    options: UpOptions,
+    result: UpResult,
+    phase: dict[str, Any],
+) -> None:
+    """Commit the render just written (gitops.enabled); the phase records the SHA."""
+    if not spec.gitops.enabled:
+        return
+    from installer import gitops
+
+    if options.spec_path is None:
+        raise UserError("gitops.enabled needs the spec file to commit it beside the render")
+    # The Terraform root as generated, not workdir/terraform (state, plans, providers).
+    root = Path(tempfile.mkdtemp(prefix=".gitops-terraform-", dir=workdir.root))
+    try:
+        stack.write(root)
+        files = {**gitops.render_files(workdir.root, options.spec_path), "terraform": root}
+        published = gitops.publish(spec, options.spec_path, files, workdir, store, reporter)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    result.gitops = published.to_dict()
+    phase["commit"] = published.commit
+    reporter.ok(published.line())
 
 
 def _tree_root(workdir: Workdir) -> Path:

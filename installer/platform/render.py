@@ -230,7 +230,10 @@ def render(
                 futures = {pool.submit(_build, job): meta for _, job, meta in to_build}
                 for future in as_completed(futures):
                     plan, files, digest, requires = futures[future]
-                    data = future.result()
+                    # Through JSON as the cache stores it: a fresh build and a cached one
+                    # must write byte-identical files (key order included), or a commit
+                    # of the same render would differ (gitops).
+                    data = json.loads(json.dumps(future.result(), sort_keys=True))
                     _cache_put(srcs.cache, digest, data)
                     item = _rendered(plan, folders, files, digest, requires, data, False)
                     results[plan.name] = item
@@ -523,10 +526,12 @@ def _lock(
         "kfstack": __version__,
         "platform": spec.full_name,
         "target": spec.target,
-        "kubeflow": {"version": spec.kubeflow.version, **manifest["kubeflow"]},
-        "remotes": manifest["remotes"],
-        "addons": manifest["addons"],
-        "vendor": {"bundle": bundle.digest, "rewritten": manifest["rewritten"]},
+        # Sorted: the vendor manifest's key order differs between a fresh and a cached
+        # vendoring, and the lock must be byte-identical for the same inputs.
+        "kubeflow": {"version": spec.kubeflow.version, **_sorted(manifest["kubeflow"])},
+        "remotes": _sorted(manifest["remotes"]),
+        "addons": _sorted(manifest["addons"]),
+        "vendor": {"bundle": bundle.digest, "rewritten": _sorted(manifest["rewritten"])},
         "kustomize": kz.version,
         "kubernetes_schemas": k8s_schema,
         "post_render": post,
@@ -538,6 +543,10 @@ def _lock(
             for name, comps in pending.items()
         },
     }
+
+
+def _sorted(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def _write_tree(
