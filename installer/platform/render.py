@@ -36,6 +36,7 @@ import yaml
 from installer import __version__
 from installer.console import Reporter
 from installer.platform import components as _components
+from installer.platform import documents as _documents
 from installer.platform import features as _features
 from installer.platform import kustomize as _kustomize
 from installer.platform import postrender as _post
@@ -54,8 +55,7 @@ PENDING_DOC = "PENDING.md"
 UPSTREAM_LINK = "_upstream"
 SHARED_COMPONENTS = "_components"
 # Bump when the post-render or validation logic changes what a cached entry means.
-CACHE_FORMAT = "kfstack-render-5"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+CACHE_FORMAT = "kfstack-render-6"
 
 PENDING_SOURCES = {
     "oidc_issuer": "the EKS cluster's OIDC issuer URL (Terraform output `oidc_issuer`)",
@@ -213,6 +213,8 @@ def render(
                     ov.extra_secrets,
                     post_settings,
                     k8s_schema,
+                    str(srcs.cache),
+                    digest,
                 )
                 to_build.append((plan.cost, job, (plan, files, digest, requires)))
             else:
@@ -231,7 +233,6 @@ def render(
                 for future in as_completed(futures):
                     plan, files, digest, requires = futures[future]
                     data = future.result()
-                    _cache_put(srcs.cache, digest, data)
                     item = _rendered(plan, folders, files, digest, requires, data, False)
                     results[plan.name] = item
                     done += 1
@@ -273,16 +274,25 @@ class _Job:
     extra_secrets: list[dict[str, Any]]
     post: dict[str, Any]
     k8s_schema: str
+    cache: str
+    digest: str
 
 
 def _build(job: _Job) -> dict[str, Any]:
-    """kustomize build, post-render, built-in schema checks: the cacheable result.
+    """kustomize build, post-render, built-in schema checks: the cacheable result, also
+    written to the render cache here so that the parent only collects.
 
-    Custom resources are kept (as JSON) for the check against CRDs from the whole
-    render, which only the parent can do.
+    Objects post-render leaves untouched keep the text kustomize printed; custom
+    resources are kept (as JSON) for the check against CRDs from the whole render, which
+    only the parent can do.
     """
     raw = job.kustomize.build(Path(job.folder), job.name, f"platform/{Path(job.folder).name}")
-    objects = [d for d in yaml.load_all(raw, Loader=_Loader) if d]
+    texts, objects = [], []
+    for text in _documents.split(raw):
+        obj = _documents.parse(text)
+        if obj:
+            texts.append(text)
+            objects.append(obj)
     post = _post.process(
         objects,
         secret_sources=job.secret_sources,
@@ -296,8 +306,14 @@ def _build(job: _Job) -> dict[str, Any]:
         else:
             custom.append(obj)
     problems = _validate.check_objects(job.name, builtin, k8s_schema=job.k8s_schema, crds={})
-    return {
-        "manifests": _tree.dump_objects(post.objects),
+    manifests = _documents.join(
+        [
+            _tree.dump_objects([obj])[len("---\n") :] if edited else texts[origin]
+            for obj, origin, edited in zip(post.objects, post.origins, post.edited, strict=True)
+        ]
+    )
+    data = {
+        "manifests": manifests,
         "secrets": post.secrets + list(job.extra_secrets),
         "images": post.images,
         "pull_namespaces": post.pull_namespaces,
@@ -307,6 +323,8 @@ def _build(job: _Job) -> dict[str, Any]:
         "problems": [dataclasses.astuple(p) for p in problems],
         "custom": custom,
     }
+    _cache_put(Path(job.cache), job.digest, data)
+    return data
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
