@@ -31,7 +31,9 @@ WORDS = [
 # Every short token over the characters numbers are made of, in every place a plain
 # scalar can stand: where yaml_rs (YAML 1.2, and lax about numbers) and PyYAML could read
 # one differently, the fallback must take over.
-TOKENS = WORDS + ["".join(c) for n in (1, 2, 3) for c in itertools.product("0_1.eE+-:ox", repeat=n)]
+TOKENS = WORDS + [
+    "".join(c) for n in (1, 2, 3) for c in itertools.product("0_1.eE+-:ox", repeat=n)
+]
 
 
 def _places(token: str) -> list[str]:

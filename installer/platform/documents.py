@@ -52,7 +52,8 @@ _CANDIDATE = re.compile(
 _DIVERGENT = re.compile(
     r"[Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF|=|<<"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t].*)?"  # dates
-    r"|(?=[-+.0-9_][-+._0-9a-fA-FxXoO:]*$).*_.*|\+.*|-?\.[0-9].*|[-+]?\.(?i:inf|nan)"  # _ in numbers, + or .
+    r"|(?=[-+.0-9_][-+._0-9a-fA-FxXoO:]*$).*_.*"  # underscores in a number
+    r"|\+.*|-?\.[0-9].*|[-+]?\.(?i:inf|nan)"  # a leading + or .
     r"|-?0[0-9a-zA-Z_].*"  # octal, 0o, 0b, 0x
     r"|-?[0-9][0-9.]*[eE][-+]?[0-9]+"  # exponents
     r"|-?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?"  # sexagesimal
