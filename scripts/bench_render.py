@@ -10,7 +10,7 @@ to the offline mirror, as ../shared/kubeflow-manifests/README.md describes):
 
 Targets: B/A <= 1.0 (no slower than the plain build), C/B <= 0.25.
 
-    .venv/bin/python scripts/bench_render.py [--version 26.03] [--rounds 1]
+    .venv/bin/python scripts/bench_render.py [--version 26.03] [--rounds 3]
 
 Uses ../shared when present, else downloads the pinned release into a temporary cache.
 """
@@ -18,6 +18,7 @@ Uses ../shared when present, else downloads the pinned release into a temporary 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -71,7 +72,7 @@ def timed(fn) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", default="26.03", choices=["v1.10.2", "v1.11.0", "26.03"])
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     shared = find_shared()
@@ -91,7 +92,7 @@ def main() -> int:
         bundle = _vendor.prepare(srcs, args.version)
         print(f"vendoring {args.version} (once per release, cached): {prep:.2f}s")
 
-        plain_runs, cold_runs, warm_runs = [], [], []
+        plain_runs, cold_runs, warm_runs, ratios = [], [], [], []
         for round_ in range(args.rounds):
 
             def plain() -> None:
@@ -115,16 +116,33 @@ def main() -> int:
                 built = [c.name for c in result.components if not c.cached]
                 assert built == ["teams"], built
 
-            plain_runs.append(timed(plain))
-            cold_runs.append(timed(cold))
-            warm_runs.append(timed(warm))
+            # Alternate which of A and B goes first, so neither always meets a cooler or a
+            # busier machine (other work, caches) than the other.
+            if round_ % 2 == 0:
+                a, b = timed(plain), timed(cold)
+            else:
+                b, a = timed(cold), timed(plain)
+            c = timed(warm)
+            plain_runs.append(a)
+            cold_runs.append(b)
+            warm_runs.append(c)
+            ratios.append((b / a, c / b))
+            load = os.getloadavg()[0]
+            print(
+                f"round {round_ + 1}: A {a:.2f}s  B {b:.2f}s  C {c:.2f}s  "
+                f"B/A {b / a:.2f}  C/B {c / b:.2f}  (load {load:.2f})"
+            )
 
         a, b, c = (statistics.median(x) for x in (plain_runs, cold_runs, warm_runs))
+        ba = statistics.median(r[0] for r in ratios)
+        cb = statistics.median(r[1] for r in ratios)
+        load1, load5, _ = os.getloadavg()
         print(f"A plain kustomize build example : {a:7.2f}s")
         print(f"B kfstack cold render (full)    : {b:7.2f}s")
         print(f"C re-render, one setting changed: {c:7.2f}s")
-        print(f"B/A = {b / a:.2f}  (target <= 1.00)")
-        print(f"C/B = {c / b:.2f}  (target <= 0.25)")
+        print(f"B/A = {ba:.2f}  (target <= 1.00; median of {args.rounds} rounds)")
+        print(f"C/B = {cb:.2f}  (target <= 0.25)")
+        print(f"load average {load1:.2f} (1 min), {load5:.2f} (5 min) on {os.cpu_count()} cores")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -132,7 +132,8 @@ def _build(tmp_path: Path, mirror: str | None) -> tuple[dict, str]:
         digest="sha256:" + "ab" * 32,
     )
     raw = kz.build(folder, "web")
-    return _render._build(job), raw
+    data, _ = _render._build(job)
+    return data, raw
 
 
 def test_an_untouched_object_is_written_as_kustomize_printed_it_and_secrets_leave(tmp_path):
@@ -151,3 +152,15 @@ def test_an_object_post_render_changes_is_written_from_its_new_content(tmp_path)
     pod = obj["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "registry.corp/kf/ghcr.io/acme/web:1.0"
     assert pod["imagePullSecrets"] == [{"name": "kfstack-registry"}]
+
+
+def test_builds_start_longest_first_by_the_time_each_took_last(tmp_path):
+    costs = _render._Costs(tmp_path, "26.03")
+    assert costs.expected("kserve", 10) > costs.expected("dex", 1)  # estimates, never timed
+    costs.measured.update({"kserve": 0.5, "dex": 2.0})
+    costs.save()
+    again = _render._Costs(tmp_path, "26.03")
+    assert again.expected("dex", 1) > again.expected("kserve", 10)
+    assert _render._Costs(tmp_path, "v1.11.0").expected("dex", 1) < 1.0  # per release
+    (tmp_path / _render._Costs.FILE).write_text("not json")
+    assert _render._Costs(tmp_path, "26.03").expected("dex", 1) == pytest.approx(0.3)
