@@ -46,6 +46,19 @@ class SecretStore:
         redact.register(value)
         return value
 
+    def known_values(self) -> list[str]:
+        """Every generated value kept in the store (what a commit must never contain)."""
+        if not self.directory.is_dir():
+            return []
+        values = []
+        for path in sorted(self.directory.iterdir()):
+            if path.is_file() and _ID.fullmatch(path.name):
+                value = path.read_text(encoding="utf-8").strip()
+                if value:
+                    redact.register(value)
+                    values.append(value)
+        return values
+
     def exists(self, secret_id: str) -> bool:
         return self.path(secret_id).exists()
 

@@ -9,8 +9,10 @@
       4. infrastructure  terraform apply; skipped for `existing`, and skipped (↺) when
                          the configuration is unchanged since the last successful apply
       5. kubeconfig      written 0600 into the work directory
-      6. platform        rendered again with the real outputs (cached), then the install
-                         engine applies it; converged components are skipped (↺)
+      6. platform        rendered again with the real outputs (cached); with
+                         gitops.enabled committed (installer.gitops.publish), then the
+                         install engine applies it; converged components are skipped (↺);
+                         the phase and progress.json record the commit applied
       7. verify          GPUs, pipelines, notebooks; a JSON report in the work directory
 
 `progress.json` in the work directory records each finished phase with the digest of
@@ -23,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -108,6 +112,7 @@ class UpResult:
     kubeconfig: str | None = None
     dashboard: str | None = None
     sign_in: dict[str, Any] | None = None
+    gitops: dict[str, Any] | None = None
     ok: bool = True
     confirmed: bool = True
 
@@ -126,6 +131,7 @@ class UpResult:
             "kubeconfig": self.kubeconfig,
             "dashboard": self.dashboard,
             "sign_in": self.sign_in,
+            "gitops": self.gitops,
         }
 
 
@@ -171,6 +177,8 @@ class UpOptions:
     verify_checks: tuple[str, ...] | None = None
     platform_timeout: float = 1800.0
     concurrency: int = 4
+    # The spec file as written: gitops commits it beside the render and digests it.
+    spec_path: Path | None = None
 
 
 def up(
@@ -268,6 +276,9 @@ def up(
         with _phase(result, reporter, 6, "platform") as phase:
             if outputs.model_dump() != known.model_dump():
                 _render(spec, outputs, workdir, reporter)
+            # Committed only now, after the confirmation: where a GitOps controller watches
+            # the branch, a push is itself a deployment, so a declined plan must not be one.
+            _commit(spec, stack, workdir, store, reporter, options, result, phase)
             applied = _apply_platform(spec, workdir, outputs, store, path, reporter, options)
             result.platform_result = applied.to_dict()
             if not applied.ok:
@@ -276,7 +287,8 @@ def up(
                     f"the platform did not converge: {failed}",
                     hint="fix the error above, then run `kfstack up` again to resume",
                 )
-            progress.record("platform", _platform_digest(workdir), applied.seconds)
+            commit = (result.gitops or {}).get("commit")
+            progress.record("platform", _platform_digest(workdir), applied.seconds, commit=commit)
             unchanged = sum(1 for c in applied.components.values() if c.state == "unchanged")
             phase["detail"] = f"{len(applied.components)} components, {unchanged} unchanged"
             if unchanged == len(applied.components):
@@ -331,6 +343,36 @@ def _render(spec: Spec, outputs: InfraOutputs, workdir: Workdir, reporter: Repor
     from installer.platform import render as _render_mod
 
     return _render_mod.render(spec, outputs, workdir.root, reporter)
+
+
+def _commit(
+    spec: Spec,
+    stack: Any,
+    workdir: Workdir,
+    store: SecretStore,
+    reporter: Reporter,
+    options: UpOptions,
+    result: UpResult,
+    phase: dict[str, Any],
+) -> None:
+    """Commit the render just written (gitops.enabled); the phase records the SHA."""
+    if not spec.gitops.enabled:
+        return
+    from installer import gitops
+
+    if options.spec_path is None:
+        raise UserError("gitops.enabled needs the spec file to commit it beside the render")
+    # The Terraform root as generated, not workdir/terraform (state, plans, providers).
+    root = Path(tempfile.mkdtemp(prefix=".gitops-terraform-", dir=workdir.root))
+    try:
+        stack.write(root)
+        files = {**gitops.render_files(workdir.root, options.spec_path), "terraform": root}
+        published = gitops.publish(spec, options.spec_path, files, workdir, store, reporter)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    result.gitops = published.to_dict()
+    phase["commit"] = published.commit
+    reporter.ok(published.line())
 
 
 def _tree_root(workdir: Workdir) -> Path:

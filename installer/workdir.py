@@ -6,6 +6,7 @@
 ├── secrets/          generated secret values, 0700 directory, 0600 files
 ├── kubeconfig        0600, never merged into ~/.kube/config unless asked
 ├── progress.json     which phases of `up` finished (resume)
+├── gitops/           kfstack's clone of gitops.repository (repo/) and committed trees
 └── <spec dir>/.kfstack/logs/   one log file per run (shared by environments)
 """
 
@@ -52,6 +53,10 @@ class Workdir:
     @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
+
+    @property
+    def gitops(self) -> Path:
+        return self.root / "gitops"
 
     @property
     def progress(self) -> Path:

@@ -5,6 +5,7 @@ an object post-render leaves alone is written exactly as kustomize printed it.""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,8 @@ def _build(tmp_path: Path, mirror: str | None) -> tuple[dict, str]:
         digest="sha256:" + "ab" * 32,
     )
     raw = kz.build(folder, "web")
-    data, _ = _render._build(job)
-    return data, raw
+    text, _ = _render._build(job)
+    return json.loads(text), raw
 
 
 def test_an_untouched_object_is_written_as_kustomize_printed_it_and_secrets_leave(tmp_path):

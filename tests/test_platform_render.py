@@ -169,7 +169,11 @@ def _added(name: str, spec, profile: _targets.TargetProfile) -> int:
     if name == "gateway-tls":
         return 2
     if name == "teams":
-        return sum(1 + 2 * (len(t.owners) - 1 + len(t.members)) for t in spec.kubeflow.teams)
+        registry = spec.kubeflow.registry
+        accounts = len(_features.TEAM_ACCOUNTS) if registry and registry.pull_secret else 0
+        return sum(
+            1 + 2 * (len(t.owners) - 1 + len(t.members)) + accounts for t in spec.kubeflow.teams
+        )
     return 0
 
 
@@ -347,6 +351,23 @@ def test_the_tree_expresses_the_spec(case, rendered):
             image = _spawner(flat)["spawnerFormDefaults"]["image"]
             for name in [image["value"], *image["options"]]:
                 assert name.startswith(registry.mirror + "/"), name
+        # Pods controllers create later in team namespaces get it through their accounts.
+        teams = tree.component("teams")
+        pulls = {
+            s["namespace"]: s["data"]
+            for s in tree.secret_specs("teams")
+            if s["name"] == _post.PULL_SECRET
+        }
+        for team in spec.kubeflow.teams:
+            assert pulls[team.name] == {".dockerconfigjson": {"env": "KF_PULL"}}
+            for account in ("default", "default-editor"):
+                sa = [
+                    o
+                    for o in every[teams.name]
+                    if o["kind"] == "ServiceAccount"
+                    and o["metadata"] == {"name": account, "namespace": team.name}
+                ]
+                assert sa and sa[0]["imagePullSecrets"] == [{"name": _post.PULL_SECRET}]
 
     # Pending values: before apply, what only the infrastructure knows.
     lock = yaml.safe_load((out / LOCK).read_text())

@@ -39,8 +39,9 @@ def test_a_mismatched_instance_type_names_the_field_and_the_matching_types():
     assert "p5.48xlarge" in (problem.hint or "")
 
 
-def test_gitops_enabled_warns_that_committing_the_render_is_not_built_yet():
+def test_gitops_enabled_is_accepted_without_a_warning_and_defaults_its_path():
     loaded = parse_spec(
         "name: x\ntarget: aws\naws: {region: us-east-1}\ngitops: {enabled: true}\n"
     )
-    assert [w.path for w in loaded.warnings] == ["gitops.enabled"]
+    assert loaded.warnings == []
+    assert loaded.spec.gitops.target_path("x", "dev") == "x/dev"

@@ -67,6 +67,11 @@ def _spec_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def first_and_second(tmp_path_factory, sandbox_env):
     directory = _spec_dir(tmp_path_factory.mktemp("sandbox"))
+    if shutil.which("git") is not None:
+        # gitops on: up commits each render and names the commit the platform phase applied.
+        subprocess.run(["git", "init", "-q", "--bare", str(directory / "remote.git")], check=True)
+        with (directory / "kfstack.yaml").open("a") as spec:
+            spec.write("gitops: {enabled: true, repository: ./remote.git}\n")
     started = time.monotonic()
     first = _up(directory, sandbox_env, "-o", "json")
     first_seconds = time.monotonic() - started
@@ -92,6 +97,26 @@ def test_sandbox_up_builds_the_aws_example_end_to_end(first_and_second):
     assert checks and set(checks.values()) == {"not-run"}
     lines = first.stderr.strip().splitlines()
     assert any(BANNER in line for line in lines[:3]) and BANNER in lines[-1]
+    if result["gitops"] is not None:
+        commits = {p["name"]: p.get("commit") for p in result["phases"] if p.get("commit")}
+        # One commit, made after the confirmation: the render the platform phase applied.
+        assert commits == {"platform": result["gitops"]["commit"]}
+        assert result["gitops"]["pushed"] is None  # the sandbox never publishes
+
+
+def test_a_second_sandbox_run_commits_nothing_new_and_names_the_same_commit(first_and_second):
+    directory, first, _, second, _ = first_and_second
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    commit = json.loads(first.stdout)["gitops"]["commit"]
+    assert f"commit:     {commit}" in second.stdout
+    progress = json.loads(next(directory.glob(".kfstack/*/progress.json")).read_text())
+    assert progress["phases"]["platform"]["commit"] == commit
+    clone = Path(json.loads(first.stdout)["gitops"]["clone"])
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=clone, capture_output=True, text=True
+    )
+    assert count.stdout.strip() == "1"
 
 
 def test_a_second_sandbox_run_is_a_no_op(first_and_second):

@@ -2,18 +2,25 @@
 
 The platform step applies the rendered tree (`<workdir>/platform`, from `kfstack
 render`) with the install engine; `--only infra|platform` runs one layer.
+
+`--from-git REF` applies the platform tree exactly as committed at REF on the gitops
+branch (installer.gitops.checkout), not a fresh render and not the work directory's
+tree: the platform layer only, so a deployment can be repeated from its commit alone.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from installer import engine, infra, kube
+from installer import gitops as _gitops
 from installer.commands import common
 from installer.commands.infra_views import confirmer, render_plan, require_confirmation_possible
 from installer.commands.verify import kubeconfig_for
 from installer.console import Run
-from installer.errors import KfstackError
+from installer.errors import KfstackError, UserError
 from installer.platform.tree import INDEX, PlatformTree
 from installer.secrets import SecretStore
 
@@ -35,6 +42,14 @@ from installer.secrets import SecretStore
     show_default=True,
     help="Platform components sending objects at once.",
 )
+@click.option(
+    "--from-git",
+    "from_git",
+    metavar="REF",
+    default=None,
+    help="Apply the platform tree as committed at REF (SHA, branch or tag) on the gitops "
+    "branch, instead of the work directory's render. Platform layer only.",
+)
 @common.output_option
 @common.debug_option
 @common.kfstack_command("apply", spec_logs=True)
@@ -45,6 +60,7 @@ def command(
     yes: bool,
     only: str | None,
     concurrency: int,
+    from_git: str | None,
     output: str,
     debug: bool,
 ) -> int:
@@ -54,6 +70,8 @@ def command(
     on, refuses (exit 2) unless --yes is given.
     """
     loaded, wd = common.load(run, config, workdir)
+    if from_git is not None:
+        return _apply_from_git(run, loaded.spec, Path(config), wd, from_git, only, concurrency)
     outputs = None
     infra_json: dict | None = None
     if only != "platform":
@@ -91,24 +109,59 @@ def command(
         run.emit_json({**(infra_json or {}), "platform": platform.to_dict()})
     else:
         run.echo(platform.table())
+    _require_converged(platform, "kfstack apply --only platform")
+    return 0
+
+
+def _apply_from_git(run, spec, spec_path, wd, ref, only, concurrency) -> int:  # noqa: ANN001
+    """Apply the platform tree committed at `ref`; report the commit it came from.
+
+    Raises:
+        UserError: --only infra with --from-git, or the commit has no such tree.
+        KfstackError: the platform did not converge.
+    """
+    if only == "infra":
+        raise UserError(
+            "--from-git applies the platform layer only; it cannot go with --only infra",
+            hint="drop --only infra, or drop --from-git to apply the infrastructure",
+        )
+    if not spec.gitops.enabled:
+        raise UserError(
+            f"--from-git {ref}: gitops.enabled is false in the spec",
+            hint="set gitops.enabled: true and gitops.repository to the repository "
+            "`kfstack render --commit` wrote to",
+        )
+    got = _gitops.checkout(spec, spec_path, wd, ref, run.reporter)
+    platform = _apply_platform(run, spec, wd, None, concurrency, root=got.platform)
+    if run.output == "json":
+        run.emit_json({"commit": got.commit, "platform": platform.to_dict()})
+    else:
+        run.echo(platform.table())
+        run.echo(f"applied the platform as committed in {got.commit}")
+    _require_converged(platform, f"kfstack apply --from-git {got.commit}")
+    return 0
+
+
+def _require_converged(platform: engine.ApplyResult, again: str) -> None:
     if not platform.ok:
         failed = "; ".join(f"{c.name}: {c.error}" for c in platform.failures())
         raise KfstackError(
             f"the platform did not converge: {failed}",
-            hint="fix the object named above, then run `kfstack apply --only platform` "
+            hint=f"fix the object named above, then run `{again}` "
             "again (converged components are skipped)",
         )
-    return 0
 
 
-def _apply_platform(run, spec, wd, outputs, concurrency: int) -> engine.ApplyResult:  # noqa: ANN001
-    """Apply the rendered tree in the work directory to the cluster.
+def _apply_platform(  # noqa: ANN001
+    run, spec, wd, outputs, concurrency: int, *, root: Path | None = None
+) -> engine.ApplyResult:
+    """Apply a rendered tree (the work directory's, or `root`) to the cluster.
 
     Raises:
         UserError: no rendered tree, no kubeconfig, or a pending value still unknown.
         KfstackError: infrastructure outputs needed but unreadable.
     """
-    tree = PlatformTree.open(wd.platform)
+    tree = PlatformTree.open(root or wd.platform)
     infra_values: dict = {}
     if any(c.pending for c in tree.components):
         outputs = outputs or infra.outputs(spec, wd, run.reporter)

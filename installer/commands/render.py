@@ -4,6 +4,9 @@
     DIR/platform/       the Kubeflow platform tree (installer.platform.render)
     DIR/kfstack.lock    every version and digest that went into the platform
 
+With `--commit` (needs `gitops.enabled`), the three and the spec are then committed to
+the gitops branch (installer.gitops.publish) and the commit's SHA is reported.
+
 Values only the infrastructure knows stay pending (`((kfstack:infra.X))`) unless
 `--infra-outputs` gives `terraform output -json`. Generated secret values are created
 in the work directory (0600), never in DIR.
@@ -19,6 +22,7 @@ from typing import Any
 
 import click
 
+from installer import gitops as _gitops
 from installer.commands import common
 from installer.console import Run
 from installer.errors import UserError
@@ -97,6 +101,12 @@ def materialize_secrets(root: Path, store: SecretStore, run: Run) -> dict[str, i
     help="`terraform output -json` of the applied infrastructure (fills pending values).",
 )
 @click.option("--offline", is_flag=True, help="Never download; use local copies and the cache.")
+@click.option(
+    "--commit",
+    "commit",
+    is_flag=True,
+    help="Commit the render to the gitops repository (gitops.enabled) and print the SHA.",
+)
 @common.workdir_option
 @common.output_option
 @common.debug_option
@@ -107,6 +117,7 @@ def command(
     out: str,
     infra_outputs: str | None,
     offline: bool,
+    commit: bool,
     workdir: str | None,
     output: str,
     debug: bool,
@@ -115,23 +126,30 @@ def command(
 
     \b
     1. load the spec; 2. the stack's Terraform root; 3. the platform tree (sources,
-    components, kustomize, validation); 4. generated secrets into the work directory.
+    components, kustomize, validation); 4. generated secrets into the work directory;
+    5. with --commit, the render committed to the gitops branch (pushed when asked).
     Nothing in DIR changes unless every step succeeds.
     """
-    run.reporter.phase(1, 4, "spec")
+    steps = 5 if commit else 4
+    run.reporter.phase(1, steps, "spec")
     loaded, wd = common.load(run, config, workdir)
     spec = loaded.spec
+    if commit and not spec.gitops.enabled:
+        raise UserError(
+            "--commit: gitops.enabled is false in the spec",
+            hint="set gitops.enabled: true and gitops.repository, then render again",
+        )
     stack, infra = infra_for(spec, infra_outputs)
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
 
-    run.reporter.phase(2, 4, f"terraform ({spec.target})")
+    run.reporter.phase(2, steps, f"terraform ({spec.target})")
     tf_staging = Path(tempfile.mkdtemp(prefix=".terraform-", dir=dest))
     try:
         stack.write(tf_staging)
         run.reporter.ok(f"terraform: {len(list(tf_staging.glob('*.tf.json')))} files")
 
-        run.reporter.phase(3, 4, f"platform (Kubeflow {spec.kubeflow.version})")
+        run.reporter.phase(3, steps, f"platform (Kubeflow {spec.kubeflow.version})")
         srcs = _render.sources_for(spec, offline=offline)
         result = _render.render(spec, infra, dest, run.reporter, srcs=srcs)
         _sources.replace_dir(tf_staging, dest / "terraform")
@@ -139,16 +157,26 @@ def command(
         if tf_staging.exists():
             shutil.rmtree(tf_staging, ignore_errors=True)
 
-    run.reporter.phase(4, 4, "secrets")
-    counts = materialize_secrets(dest / "platform", SecretStore(wd.ensure().secrets), run)
+    run.reporter.phase(4, steps, "secrets")
+    store = SecretStore(wd.ensure().secrets)
+    counts = materialize_secrets(dest / "platform", store, run)
     run.reporter.ok(
         f"{counts['generated']} generated value(s) kept in {wd.secrets}, "
         f"{counts['referenced']} referenced"
     )
 
+    published = None
+    if commit:
+        run.reporter.phase(5, steps, "gitops")
+        files = _gitops.render_files(dest, Path(config))
+        published = _gitops.publish(spec, Path(config), files, wd, store, run.reporter)
+        run.reporter.ok(published.line())
+
     summary = result.summary()
     summary["terraform"] = str(dest / "terraform")
     summary["workdir"] = str(wd.root)
+    if published is not None:
+        summary["gitops"] = published.to_dict()
     if output == "json":
         run.emit_json(summary)
     else:
@@ -157,4 +185,6 @@ def command(
             f"✓ rendered {summary['objects']} objects in {len(result.components)} components "
             f"into {dest}/platform (pending: {pending})"
         )
+        if published is not None:
+            run.echo(f"✓ commit {published.commit} ({published.line()})")
     return 0

@@ -68,7 +68,9 @@ def command(
     def confirm(plan: planview.Plan) -> bool:
         return yes or click.confirm("Build this platform?", default=False, err=True)
 
-    options = _up.UpOptions(confirm=confirm, show_plan=show, verify=not skip_verify)
+    options = _up.UpOptions(
+        confirm=confirm, show_plan=show, verify=not skip_verify, spec_path=Path(config)
+    )
     try:
         result = _up.up(spec, wd, reporter, env=env, options=options)
     finally:
@@ -104,6 +106,11 @@ def _summary(run: Run, result: _up.UpResult) -> None:
     if sign_in.get("connectors"):
         run.echo(f"  connectors: {', '.join(sign_in['connectors'])}")
     run.echo(f"  kubeconfig: {result.kubeconfig}")
+    if result.gitops:
+        run.echo(
+            f"  commit:     {result.gitops['commit']} "
+            f"({result.gitops['repository']} {result.gitops['branch']}:{result.gitops['path']})"
+        )
     run.echo(f"  log:        {run.log_path}")
     run.echo("  phases:")
     for phase in result.phases:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from installer.errors import UserError
+from installer.platform import postrender as _post
 from installer.platform.targets import TargetProfile
 from installer.spec.model import Spec
 from stacks import pools as _pools
@@ -665,6 +666,48 @@ def teams(ctx: Context, ov: Overlay) -> None:
         objs,
         "One Profile per team (the profile controller creates its namespace), members as\n"
         "contributors (RoleBinding + AuthorizationPolicy, as the dashboard creates them).",
+    )
+    team_pull_secrets(ctx, ov)
+
+
+# Pods that controllers create later in a team namespace run as one of these: notebooks,
+# pipeline runs (multi-user KFP) and Katib trials as default-editor, KServe predictors and
+# anything without serviceAccountName as default.
+TEAM_ACCOUNTS = ("default", "default-editor")
+
+
+def team_pull_secrets(ctx: Context, ov: Overlay) -> None:
+    """The mirror's pull secret in every team namespace, on the ServiceAccounts its pods use.
+
+    The render gives its own pod templates `imagePullSecrets`, but notebooks, pipeline runs
+    and predictors are created later by controllers. Kubernetes adds a ServiceAccount's
+    `imagePullSecrets` to every pod that runs as it (the ServiceAccount admission plugin),
+    so patching the accounts reaches those pods. The profile controller creates
+    default-editor only when it is missing and never updates it (kubeflow/dashboard,
+    profile-controller `updateServiceAccount`), so kfstack's apply does not fight it; the
+    `default` account is kube-controller-manager's, which likewise only creates it.
+    """
+    registry = ctx.spec.kubeflow.registry
+    if registry is None or registry.pull_secret is None or not ctx.spec.kubeflow.teams:
+        return
+    source = ref_source(registry.pull_secret)
+    accounts = []
+    for team in ctx.spec.kubeflow.teams:
+        ov.extra_secrets.append(_post.pull_secret_entry(team.name, source))
+        for account in TEAM_ACCOUNTS:
+            accounts.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": account, "namespace": team.name},
+                    "imagePullSecrets": [{"name": _post.PULL_SECRET}],
+                }
+            )
+    ov.add_resource(
+        "team-pull-secrets.yaml",
+        accounts,
+        f"Pods that controllers create in team namespaces pull from {registry.mirror}\n"
+        "through the accounts they run as (notebooks, pipeline runs, predictors).",
     )
 
 

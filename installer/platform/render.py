@@ -244,7 +244,11 @@ def render(
                 futures = {pool.submit(_build, job): meta for _, job, meta in to_build}
                 for future in as_completed(futures):
                     plan, files, digest, requires = futures[future]
-                    data, seconds = future.result()
+                    # Through JSON as the cache stores it (the worker wrote it): a fresh
+                    # build and a cached one must write byte-identical files, key order
+                    # included, or a commit of the same render would differ (gitops).
+                    text, seconds = future.result()
+                    data = json.loads(text)
                     costs.measured[plan.name] = seconds
                     item = _rendered(plan, folders, files, digest, requires, data, False)
                     results[plan.name] = item
@@ -292,10 +296,10 @@ class _Job:
     digest: str
 
 
-def _build(job: _Job) -> tuple[dict[str, Any], float]:
-    """kustomize build, post-render, built-in schema checks: the cacheable result (also
-    written to the render cache here, so that the parent only collects) and the seconds
-    it took.
+def _build(job: _Job) -> tuple[str, float]:
+    """kustomize build, post-render, built-in schema checks: the cacheable result as the
+    cache's JSON (written to the render cache here, so that the parent only parses it)
+    and the seconds it took.
 
     Objects post-render leaves untouched keep the text kustomize printed; custom
     resources are kept (as JSON) for the check against CRDs from the whole render, which
@@ -339,8 +343,9 @@ def _build(job: _Job) -> tuple[dict[str, Any], float]:
         "problems": [dataclasses.astuple(p) for p in problems],
         "custom": custom,
     }
-    _cache_put(Path(job.cache), job.digest, data)
-    return data, time.perf_counter() - start
+    text = json.dumps(data, sort_keys=True)
+    _cache_put(Path(job.cache), job.digest, text)
+    return text, time.perf_counter() - start
 
 
 class _Costs:
@@ -498,11 +503,11 @@ def _cache_get(cache: Path, digest: str) -> dict[str, Any] | None:
         return None
 
 
-def _cache_put(cache: Path, digest: str, data: dict[str, Any]) -> None:
+def _cache_put(cache: Path, digest: str, text: str) -> None:
     path = _cache_path(cache, digest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -590,10 +595,12 @@ def _lock(
         "kfstack": __version__,
         "platform": spec.full_name,
         "target": spec.target,
-        "kubeflow": {"version": spec.kubeflow.version, **manifest["kubeflow"]},
-        "remotes": manifest["remotes"],
-        "addons": manifest["addons"],
-        "vendor": {"bundle": bundle.digest, "rewritten": manifest["rewritten"]},
+        # Sorted: the vendor manifest's key order differs between a fresh and a cached
+        # vendoring, and the lock must be byte-identical for the same inputs.
+        "kubeflow": {"version": spec.kubeflow.version, **_sorted(manifest["kubeflow"])},
+        "remotes": _sorted(manifest["remotes"]),
+        "addons": _sorted(manifest["addons"]),
+        "vendor": {"bundle": bundle.digest, "rewritten": _sorted(manifest["rewritten"])},
         "kustomize": kz.version,
         "kubernetes_schemas": k8s_schema,
         "post_render": post,
@@ -605,6 +612,10 @@ def _lock(
             for name, comps in pending.items()
         },
     }
+
+
+def _sorted(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def _write_tree(

@@ -102,6 +102,10 @@ def prepare_spec(spec: Spec, reporter: Reporter) -> Spec:
     if sandboxed.state.backend != "local":
         reporter.warn(f"sandbox: {sandboxed.state.backend} state replaced by local state")
         sandboxed.state.backend = "local"
+    if sandboxed.gitops.enabled and sandboxed.gitops.push:
+        # A sandbox run's render names emulated resources: never publish it.
+        reporter.warn("sandbox: gitops commits stay in the sandbox work directory (no push)")
+        sandboxed.gitops.push = False
     return sandboxed
 
 

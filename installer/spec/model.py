@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from installer import redact
+
 SPEC_VERSION = 1
 DEFAULT_KUBERNETES_VERSION = "1.34"
 KUBEFLOW_VERSIONS = ("v1.10.2", "v1.11.0", "26.03")
@@ -504,15 +506,110 @@ class Kubeflow(Strict):
 # ---------------------------------------------------------------------------- operations
 
 
-class GitOps(Strict):
-    """Commit the rendered platform tree to a local Git repository."""
+_SCP_URL = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
+_URL_SCHEMES = ("ssh", "https", "http", "file", "git")
 
-    enabled: bool = Field(False, description="write the rendered tree to the repository")
-    repository: str = Field("./platform-repo", description="local Git repository path")
-    branch: str = Field("main", description="branch to commit to")
-    commit: bool = Field(
-        True, description="commit after writing (false: leave the changes staged)"
+
+def git_url_scheme(repository: str) -> str | None:
+    """The transport of a `gitops.repository` value: ssh, https, ... or None for a local path."""
+    if _SCP_URL.match(repository):
+        return "ssh"
+    match = re.match(r"^([a-z][a-z0-9+.-]*)://", repository)
+    return match.group(1) if match else None
+
+
+class GitAuthor(Strict):
+    """Who the commits kfstack makes are by (author and committer)."""
+
+    name: str = Field("kfstack", min_length=1, description="author name of kfstack's commits")
+    email: str = Field(
+        "kfstack@localhost",
+        pattern=r"^[^@\s<>]+@[^@\s<>]+$",
+        description="author e-mail of kfstack's commits",
     )
+
+
+class GitOps(Strict):
+    """Commit every render (Terraform root, platform tree, lock, spec) to a Git branch.
+
+    kfstack keeps its own clone of `repository` in the work directory, writes the render
+    under `path`, commits only when the content changed and pushes when `push` is set.
+    Credentials come from the user's git/ssh configuration, or `credential` for https.
+    """
+
+    enabled: bool = Field(False, description="commit each render to the repository")
+    repository: str = Field(
+        "./platform-repo",
+        min_length=1,
+        description="a local repository path (relative to the spec) or a remote URL "
+        "(ssh://, user@host:path, https://, file://)",
+    )
+    branch: str = Field("main", description="branch the commits go to (created when missing)")
+    path: str | None = Field(
+        None, description="folder inside the repository [default: <name>/<environment>]"
+    )
+    author: GitAuthor = Field(default_factory=GitAuthor, description="commit identity")
+    push: bool = Field(
+        False,
+        description="push each new commit to the repository (false: it stays in kfstack's "
+        "clone in the work directory)",
+    )
+    credential: SecretRef | None = Field(
+        None, description="https only: the password or access token (env or file)"
+    )
+    username: str = Field(
+        "git", min_length=1, description="https only: the user name sent with `credential`"
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        scheme = git_url_scheme(value)
+        if scheme is not None and scheme not in _URL_SCHEMES:
+            raise ValueError(f"unsupported URL scheme {scheme}://; use ssh, https or file")
+        userinfo = re.match(r"^[a-z]+://[^/@:]*:([^/@]*)@", value)
+        if scheme in ("https", "http") and userinfo:
+            # The error echoes the value: mask the password in every output first.
+            redact.register(userinfo.group(1))
+            raise ValueError(
+                "a password in the URL would be stored in plain text; remove it and use "
+                "gitops.credential: {env: VAR} instead"
+            )
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        # The rules of `git check-ref-format --branch`, checked offline.
+        bad = (
+            not value
+            or value.startswith(("-", "/", "."))
+            or value.endswith(("/", ".", ".lock"))
+            or any(part.startswith(".") for part in value.split("/"))
+            or re.search(r"\.\.|//|@\{|[\x00-\x20~^:?*\[\\\x7f]", value) is not None
+            or value == "@"
+        )
+        if bad:
+            raise ValueError(f"{value!r} is not a valid Git branch name")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = [p for p in value.strip("/").split("/") if p not in ("", ".")]
+        if value.startswith("/") or "\\" in value:
+            raise ValueError("give a relative folder inside the repository, e.g. platform/prod")
+        if not parts or any(p == ".." or p.lower() == ".git" for p in parts):
+            raise ValueError(
+                "give a folder inside the repository (not its root, no `..` or `.git`)"
+            )
+        return "/".join(parts)
+
+    def target_path(self, spec_name: str, environment: str) -> str:
+        """The folder inside the repository that holds this environment's render."""
+        return self.path or f"{spec_name}/{environment}"
 
 
 class State(Strict):

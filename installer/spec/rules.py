@@ -605,13 +605,21 @@ def _check_kubeflow(spec: m.Spec, found: Findings) -> None:
 
 
 def _check_gitops(spec: m.Spec, found: Findings) -> None:
-    # Known shortcoming: the render is deterministic and Git-ready, but committing it is
-    # not built yet (issue 5's follow-up); say so rather than silently ignore the field.
-    if spec.gitops.enabled:
+    git = spec.gitops
+    if not git.enabled:
+        return
+    scheme = m.git_url_scheme(git.repository)
+    if git.credential is not None and scheme not in ("https", "http"):
+        found.error(
+            "gitops.credential",
+            f"a credential is sent only to https remotes, not to {scheme or 'a local path'}",
+            "ssh and local repositories use your git/ssh configuration; remove it",
+        )
+    if scheme == "http":
         found.warn(
-            "gitops.enabled",
-            "kfstack does not commit the rendered platform to Git yet; commit the tree "
-            "that `kfstack render --out DIR` writes",
+            "gitops.repository",
+            "http:// sends the render and any credential unencrypted",
+            "use https:// or ssh",
         )
 
 
