@@ -165,3 +165,12 @@ def test_builds_start_longest_first_by_the_time_each_took_last(tmp_path):
     assert _render._Costs(tmp_path, "v1.11.0").expected("dex", 1) < 1.0  # per release
     (tmp_path / _render._Costs.FILE).write_text("not json")
     assert _render._Costs(tmp_path, "26.03").expected("dex", 1) == pytest.approx(0.3)
+
+
+def test_kustomize_builds_run_with_a_tuned_collector_unless_the_user_set_one(monkeypatch):
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.setenv("GOMEMLIMIT", "512MiB")
+    env = _kustomize.build_env()
+    assert (env["GOGC"], env["GOMEMLIMIT"]) == (_kustomize.GO_ENV["GOGC"], "512MiB")
+    monkeypatch.setenv("GOGC", "100")
+    assert _kustomize.build_env()["GOGC"] == "100"
