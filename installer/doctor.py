@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from installer import tools
+from installer import credentials, tools
 from installer.spec.model import Spec
 
 LOG = logging.getLogger("kfstack.doctor")
@@ -183,56 +183,24 @@ def _aws(*, required: bool) -> Check:
 
 
 def _gcp(*, required: bool) -> Check:
-    sources = []
-    explicit = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if explicit:
-        if Path(explicit).expanduser().is_file():
-            sources.append(f"GOOGLE_APPLICATION_CREDENTIALS ({explicit})")
-        else:
-            return Check(
-                "credentials: gcp",
-                False,
-                required,
-                f"GOOGLE_APPLICATION_CREDENTIALS names {explicit}, which does not exist",
-                "point it at a service-account key file, or unset it",
-            )
-    sources += _env("GOOGLE_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN")
-    config = Path(os.environ.get("CLOUDSDK_CONFIG") or _home() / ".config" / "gcloud")
-    adc = config / "application_default_credentials.json"
-    if adc.is_file():
-        sources.append(str(adc))
-    return Check(
-        "credentials: gcp",
-        bool(sources),
-        required,
-        ", ".join(sources) if sources else "none visible",
-        "" if sources else "run `gcloud auth application-default login`",
-    )
+    return _found(credentials.detect_gcp(), required=required)
 
 
 def _azure(*, required: bool) -> Check:
-    sources = _env(
-        "ARM_CLIENT_ID",
-        "ARM_CLIENT_SECRET",
-        "ARM_TENANT_ID",
-        "ARM_SUBSCRIPTION_ID",
-        "ARM_USE_MSI",
-        "ARM_USE_OIDC",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_TENANT_ID",
-    )
-    config = Path(os.environ.get("AZURE_CONFIG_DIR") or _home() / ".azure")
-    if (config / "azureProfile.json").is_file() or (config / "msal_token_cache.json").is_file():
-        sources.append(f"{config} (az login)")
+    return _found(credentials.detect_azure(), required=required)
+
+
+def _found(found: credentials.Found, *, required: bool) -> Check:
+    # The same detection the GKE and AKS stacks run before terraform, so doctor and
+    # `kfstack plan` never disagree about whether credentials are there.
+    if found.problem:
+        detail = found.problem
+    elif found.sources:
+        detail = ", ".join(found.sources)
+    else:
+        detail = f"none visible (looked for {found.looked_for})"
     return Check(
-        "credentials: azure",
-        bool(sources),
-        required,
-        ", ".join(sources) if sources else "none visible",
-        ""
-        if sources
-        else "run `az login`, or export ARM_CLIENT_ID/ARM_CLIENT_SECRET/ARM_TENANT_ID",
+        f"credentials: {found.cloud}", found.ok, required, detail, "" if found.ok else found.fix
     )
 
 

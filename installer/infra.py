@@ -143,6 +143,28 @@ def apply_infra(
     return InfraResult(plan=summary, applied=applied, outputs=outputs, kubeconfig=kubeconfig)
 
 
+def apply_plan(
+    spec: Spec, workdir: Workdir, reporter: Reporter, summary: PlanSummary
+) -> InfraResult:
+    """Apply exactly the saved plan `summary` describes (the one `plan_infra` made and a
+    person reviewed), then read the outputs; steps 1-4 ran with that plan.
+
+    Raises:
+        StalePlanError: the state changed since the plan, or another plan replaced the
+            file; nothing was applied, and the caller plans again.
+        ToolMissingError, StateLockedError, ToolError, Interrupted: as `apply_infra`.
+    """
+    stack = stacks.for_spec(spec)
+    runner = Terraform.for_spec(spec, workdir.terraform, reporter)
+    reporter.phase(5, STEPS, f"applying the reviewed plan ({summary.headline()})")
+    runner.apply(summary)
+    reporter.ok("applied")
+    reporter.phase(6, STEPS, "reading outputs and writing the kubeconfig")
+    outputs = _outputs(spec, runner)
+    kubeconfig = _write_kubeconfig(stack, outputs, workdir, reporter)
+    return InfraResult(plan=summary, applied=True, outputs=outputs, kubeconfig=kubeconfig)
+
+
 def _write_kubeconfig(
     stack: Stack, outputs: InfraOutputs, workdir: Workdir, reporter: Reporter
 ) -> Path | None:
@@ -205,7 +227,7 @@ def outputs(spec: Spec, workdir: Workdir, reporter: Reporter) -> InfraOutputs:
 
 
 def _outputs(spec: Spec, runner: Terraform) -> InfraOutputs:
-    # A one-step apply already reported them; that spares a terraform run.
+    # An apply's event stream already reported them; that spares a terraform run.
     raw = runner.applied_outputs or runner.output()
     if not raw:
         raise KfstackError(

@@ -6,8 +6,11 @@
       2. plan            the Terraform plan and, when a cluster is already there, the
                          platform diff; the plan view (pools, GPUs, storage, cost)
       3. confirm         ask, unless --yes
-      4. infrastructure  terraform apply; skipped for `existing`, and skipped (↺) when
-                         the configuration is unchanged since the last successful apply
+      4. infrastructure  terraform apply of the plan saved in step 2, so what is applied
+                         is what was shown; a plan terraform calls stale (the state changed
+                         meanwhile) is made again and confirmed again (under --yes the run
+                         stops instead). Skipped for `existing`, and skipped (↺) when the
+                         configuration is unchanged since the last successful apply
       5. kubeconfig      written 0600 into the work directory
       6. platform        rendered again with the real outputs (cached); with
                          gitops.enabled committed (installer.gitops.publish), then the
@@ -41,6 +44,7 @@ from installer.console import OK, RESUME, Reporter
 from installer.errors import KfstackError, UserError
 from installer.secrets import SecretStore
 from installer.spec.model import Spec
+from installer.terraform import StalePlanError
 from installer.workdir import Workdir, write_private
 from stacks.base import InfraOutputs, modules_root
 
@@ -177,6 +181,8 @@ class UpOptions:
     verify_checks: tuple[str, ...] | None = None
     platform_timeout: float = 1800.0
     concurrency: int = 4
+    # --yes: `confirm` approves without a person, so a stale plan cannot be re-reviewed.
+    yes: bool = False
     # The spec file as written: gitops commits it beside the render and digests it.
     spec_path: Path | None = None
 
@@ -253,7 +259,15 @@ def up(
                 phase["resumed"] = True
             else:
                 started = time.monotonic()
-                applied = _infra.apply_infra(spec, workdir, reporter)
+                assert tf_summary is not None  # planned in step 2 whenever this runs
+                applied = _apply_reviewed(
+                    spec, workdir, reporter, options, (tf_summary, diff), result
+                )
+                if applied is None:
+                    result.confirmed = False
+                    result.ok = False
+                    phase["detail"] = "the new plan was not confirmed: nothing was changed"
+                    return result
                 if applied.outputs is None:  # pragma: no cover - apply always reads outputs
                     raise KfstackError("the infrastructure apply returned no outputs")
                 outputs = applied.outputs
@@ -343,6 +357,43 @@ def _render(spec: Spec, outputs: InfraOutputs, workdir: Workdir, reporter: Repor
     from installer.platform import render as _render_mod
 
     return _render_mod.render(spec, outputs, workdir.root, reporter)
+
+
+def _apply_reviewed(
+    spec: Spec,
+    workdir: Workdir,
+    reporter: Reporter,
+    options: UpOptions,
+    reviewed: tuple[Any, planview.PlatformDiff | None],
+    result: UpResult,
+) -> _infra.InfraResult | None:
+    """Apply the plan step 2 saved; when terraform calls it stale, plan again and ask
+    again (None: the new plan was declined).
+
+    Raises:
+        KfstackError: the plan is stale and nobody can review a new one (--yes).
+        StalePlanError: the new plan went stale too (another run keeps applying).
+    """
+    summary, diff = reviewed
+    try:
+        return _infra.apply_plan(spec, workdir, reporter, summary)
+    except StalePlanError as exc:
+        if options.yes or options.confirm is None:
+            raise KfstackError(
+                "the infrastructure changed after the plan was made (another run applied "
+                f"to the same state?), so nothing was applied: {exc.message.splitlines()[0]}",
+                hint="run `kfstack up` again without --yes to review the new plan",
+            ) from None
+        LOG.info("stale plan: %s", exc.message)
+    reporter.warn("the plan shown is stale (the state changed since); planning again")
+    summary = _infra.plan_infra(spec, workdir, reporter)
+    shown = planview.build(spec, tf_summary=_tf_for_view(summary), platform_diff=diff)
+    result.plan = shown.to_dict()
+    if options.show_plan is not None:
+        options.show_plan(shown)
+    if not options.confirm(shown):
+        return None
+    return _infra.apply_plan(spec, workdir, reporter, summary)
 
 
 def _commit(

@@ -1,52 +1,92 @@
 """Benchmark: time to "everything ready" for the engine, Kubeflow's documented retry loop,
-and the critical-path lower bound of the dependency graph, in one run, on the same
+and the critical-path lower bound of the object dependency graph, in one run, on the same
 simulator (same timing model and clock scale) with the same 26.03 manifests.
 
-    .venv/bin/python scripts/bench_engine.py [--scale 0.02]
+    .venv/bin/python scripts/bench_engine.py [--scale 0.1] [--only-bound]
 
-The loop is the upstream README's `while ! kustomize build example | kubectl apply
---server-side --force-conflicts -f -; do sleep 20; done`, then "wait for all pods":
-every object applied in the example's legacy order through the same client, on any
-error sleep 20 s (scaled) and start over, then wait until every workload is ready.
-The bound: per component, the longest chain of simulated delays once its
-dependencies are ready (CRD Established, Certificate issue, workload start, Profile
-reconcile), summed along the longest dependency path; inside a component, a workload
-is ready no earlier than a restart (`restart_ready`) after the endpoints of every
-Service it needs, by the simulator's own dependency rules. Targets: engine <= 0.5x
-loop, engine <= 1.15x bound. Prints measured seconds and the ratios.
+Targets: engine <= 0.5x loop, engine <= 1.15x bound. Prints measured seconds, the
+ratios, and exits 1 if any run finished before the bound (then it is no lower bound).
 
-Modelled (timing.yaml `dependencies`, with sources): a pod whose Secret/ConfigMap
-volume is missing stays ContainerCreating and starts at the kubelet's next mount retry
-(0.5 s doubling to 2 min 2 s, counted from pod creation); a container whose Services
-(read from its env, ConfigMap-sourced env and args, plus a short list of defaults
-hard-coded in clients) have no ready endpoints crashes after `crash_after` and is
-restarted after 10, 20, 40 ... 300 s (CrashLoopBackOff), becoming Ready at the first
-restart after they answer; Istio proxies wait in-process instead. Pods that Istio's
-injector (or any Fail webhook) would reject are not created, as before. The same rules
-apply to the engine and the loop.
+The loop is upstream's README (kubeflow/manifests, "Install with a single command"):
+`while ! kustomize build example | kubectl apply --server-side --force-conflicts -f -;
+do echo "Retrying to apply resources"; sleep 20; done`. What that command does, each from
+the source, and how the bench plays it:
+- Every round runs `kustomize build example` again: the bench runs real kustomize
+  (`kubectl kustomize`, v5.5) on the same vendored release copy the tree was rendered
+  from, in real time (so at --scale below 1 it weighs 1/scale too much; the reported
+  figures are at 1.0). The offline mirror replaces remote bases, hence
+  `--load-restrictor LoadRestrictionsNone`; upstream fetches them over the network.
+- kubectl apply of a multi-document stream (kubectl pkg/cmd/apply/apply.go): GetObjects
+  builds every object's REST mapping first, with the discovery it read at start, so a
+  kind whose CRD is in the same stream fails "no matches for kind" in that round; the
+  builder runs ContinueOnError, Run applies every mapped object one by one, collects
+  the errors and exits non-zero at the end. With --server-side each object is one
+  PATCH (applyOneObject: "1 request if migration is unnecessary"). The bench applies
+  the tree's objects, in the example's legacy sort order, through the same kfstack
+  client with field manager "kubectl" and force.
+- kubectl's client-side rate limit: kubectl builds its ConfigFlags with
+  WithDiscoveryBurst(300).WithDiscoveryQPS(50.0) (kubectl pkg/cmd/cmd.go), which only
+  apply to the discovery client (cli-runtime genericclioptions/config_flags.go
+  ToDiscoveryClient); ToRESTConfig leaves QPS/Burst unset, so the apply requests get
+  client-go's defaults (rest/config.go DefaultQPS = 5, DefaultBurst = 10: a token
+  bucket). The bench paces each PATCH with that bucket in simulated time; discovery is
+  not paced (its own 50/300 limiter and disk cache make it negligible).
+- After the loop, upstream documents "Connect to your Kubeflow Cluster": "it will take
+  some time for all Pods to become ready. Make sure all Pods are ready", checked with
+  `kubectl get pods -n` cert-manager, istio-system, auth, oauth2-proxy,
+  knative-eventing, knative-serving, kubeflow, kubeflow-user-example-com. The loop's
+  time is when every workload in those namespaces is ready (watched, no polling
+  cost); the time until every workload anywhere is ready is printed too.
+Not modelled: kubectl's OpenAPI v3 lookups for server-side field validation (cached
+per group-version on disk), and the user's reaction time between the steps.
 
-Not modelled: controllers crashing on a watched CRD that is not yet Established (the
-loop applies CRDs first, so this rarely bites), liveness-probe timings per workload,
-readiness-gated restarts of already-running pods, and the image pull overlapping a
-mount wait (the kubelet mounts first, so it does not).
+The bound (`critical_path`) is the longest path of the object-level dependency graph:
+each object ready at the earliest time its prerequisites allow, with no request cost and
+no back-off, by the simulator's own rule functions (imported; the full list is in
+`critical_path`'s docstring). A run that schedules per object cannot beat it; the
+bench checks that neither run does. Objects the model never makes ready (a Certificate
+whose ClusterIssuer is not in the platform) are left out: nothing can wait for them.
+One loophole of the model is assumed away: a Service a pod names counts as a
+dependency only once the Service object exists, so a client applying workloads before
+their Services would dodge the wait; neither contender does (Services sort first).
 
-Measured with this model (2026-12-03, 2 cores): scale 1.0 engine 153 s, loop 119 s
-(4 rounds), bound 108 s: engine/loop 1.29, engine/bound 1.42; scale 0.1 engine 187,
-loop 136, bound 108 simulated s: 1.38 and 1.73. Both targets are missed, and the
-model says why: the longest chain is inside Pipelines (metadata-writer needs
-metadata-grpc, which needs MySQL's ~50 s first start). The engine applies Pipelines
-only once every component it depends on is ready (~50 s in), then applies the whole
-component at once, so the chain crash-loops into 40 s back-offs; the loop applies
-Pipelines in its first round and pays the same back-offs from t=0. Closing the gap
-is engine work (start a component's pods as soon as what they need exists, and
-order a component's workloads by the Services they need), not model work.
+Modelled (timing.yaml, with sources): a pod whose Secret/ConfigMap volume is missing
+stays ContainerCreating and starts at the kubelet's next mount retry (0.5 s doubling to
+2 min 2 s, counted from pod creation); a container whose Services have no ready
+endpoints crashes after `crash_after` and is restarted after 10, 20, 40 ... 300 s
+(CrashLoopBackOff), becoming Ready at the first restart after they answer; Istio
+proxies wait in-process instead. A pod creation rejected at admission (Istio's
+injector, failurePolicy Fail, not serving; a missing ServiceAccount) is retried by the
+workload controller's rate-limited work queue (`controller_retry`: 5 ms doubling to
+1000 s per key, an overall 10 qps / burst 100 bucket, the count reset only on a
+successful sync, an update event retrying at once), so the pod appears at the first
+retry after the cause clears. The same rules apply to the engine and the loop.
+
+Not modelled: controllers crashing on a watched CRD that is not yet Established,
+liveness-probe timings per workload, readiness-gated restarts of already-running pods,
+and the image pull overlapping a mount wait (the kubelet mounts first, so it does not).
+
+Measured (2026-12-03, scale 1.0, one run, 2 cores shared with four other engineers'
+tests, load average 10-16): engine 156.5 s, loop 501.8 s (3 rounds: 147, 324, 502 s;
+every workload was ready when the clean round ended), bound 88 s (the chain: istiod
+serving at 26 s lets the injected MySQL pod be created, MySQL 50 s, metadata-grpc,
+metadata-writer). engine/loop 0.31 (target 0.50: met), engine/bound 1.78 (target
+1.15: missed). A second loop-only run at load ~6: 473 s, 3 rounds. The loop is
+now mostly kubectl's pacing (675 objects at 5 PATCH/s, ~135 s a round), kustomize
+(~13 s a round here) and the sleeps; round 2 fails because KServe's controller, created
+in round 1, mounts a Secret whose Certificate only applies in round 2 (its CRD was in
+the same stream), so the kubelet's mount back-off keeps KServe's webhook down past
+round 2's ClusterServingRuntimes. Under the previous loop (no kustomize, no pacing)
+and per-component bound the figures were loop 119 s and bound 108 s. The engine's
+distance to the bound is engine work (start a component's pods as soon as what they
+need exists: Pipelines' MySQL as soon as istiod serves), not model work.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
+import math
 import subprocess
 import sys
 import tempfile
@@ -60,8 +100,8 @@ from installer import engine, kube  # noqa: E402
 from installer.engine import waits  # noqa: E402
 from installer.engine.apply import _order_key  # noqa: E402
 from installer.simcluster import ClusterState, load_timing  # noqa: E402
-from installer.simcluster.resources import BUILTIN  # noqa: E402
-from installer.simcluster.state import Stored  # noqa: E402
+from installer.simcluster.resources import BUILTIN, ResourceType  # noqa: E402
+from installer.simcluster.state import Stored, _pod_refs  # noqa: E402
 from tests.conftest import find_shared  # noqa: E402
 from tests.platform_trees import build_tree  # noqa: E402
 
@@ -104,146 +144,335 @@ def run_engine(tree, scale: float, tmp: Path) -> float:
         return time.monotonic() - start
 
 
-def run_loop(tree, scale: float, tmp: Path) -> tuple[float, int]:
+# Namespaces the upstream README tells the user to check with `kubectl get pods -n ...`
+# once the loop has exited ("Connect to your Kubeflow Cluster": "it will take some time
+# for all Pods to become ready. Make sure all Pods are ready before trying to connect").
+README_NAMESPACES = (
+    "cert-manager",
+    "istio-system",
+    "auth",
+    "oauth2-proxy",
+    "knative-eventing",
+    "knative-serving",
+    "kubeflow",
+    "kubeflow-user-example-com",
+)
+# client-go rest.Config defaults (rest/config.go DefaultQPS = 5, DefaultBurst = 10): what
+# kubectl's apply client gets, since kubectl's ConfigFlags only set discovery's QPS/burst.
+KUBECTL_QPS, KUBECTL_BURST = 5.0, 10
+
+
+class Pacer:
+    """client-go's client-side token bucket (flowcontrol.NewTokenBucketRateLimiter over
+    golang.org/x/time/rate), in simulated seconds: `burst` tokens refilled at `qps`;
+    each request waits for its token."""
+
+    def __init__(self, qps: float, burst: int, scale: float) -> None:
+        self.qps, self.burst, self.scale = qps, float(burst), scale
+        self.tokens, self.last = float(burst), time.monotonic()
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) / self.scale * self.qps)
+        self.last = now
+        self.tokens -= 1
+        if self.tokens < 0:
+            time.sleep(-self.tokens / self.qps * self.scale)
+
+
+def kustomize_build(example: Path) -> None:
+    """`kustomize build example`, for real, as every round of the loop runs it. The
+    offline mirror replaces the remote bases, hence the relaxed load restrictor."""
+    subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(example)],
+        capture_output=True,
+        check=True,
+    )
+
+
+def run_loop(tree, scale: float, tmp: Path, example: Path) -> tuple[float, float, int]:
+    """Returns (seconds until the README's namespaces have every pod ready, seconds until
+    every workload is, rounds)."""
     objects = [
         o for c in tree.components for o in engine.component_objects(tree, c.name, {}, None)
     ]
     objects.sort(key=_order_key)
     with simulator(scale, tmp / "kc-loop") as client:
         start = time.monotonic()
+        pacer = Pacer(KUBECTL_QPS, KUBECTL_BURST, scale)
         rounds = 0
         while True:
             rounds += 1
             failed = False
+            errors: list[str] = []
+            kustomize_build(example)
             # kubectl maps every object to its resource before sending any, with the
             # discovery it read at start: kinds whose CRD is in the same batch fail with
-            # "no matches for kind" until a later round.
+            # "no matches for kind" until a later round. Discovery has its own limiter
+            # (50 QPS, burst 300) and a disk cache: not paced here.
             client.invalidate()
             mapped = []
             for obj in objects:
                 try:
                     client.resource(obj["apiVersion"], obj["kind"], refresh=False)
                     mapped.append(obj)
-                except kube.NoMatchError:
+                except kube.NoMatchError as exc:
                     failed = True
+                    errors.append(str(exc))
             for obj in mapped:  # kubectl carries on past errors and exits 1 at the end
+                pacer.wait()  # one PATCH per object, under the client-side rate limit
                 try:
                     client.apply(obj, field_manager="kubectl", force=True)
-                except kube.KubeError:
+                except kube.KubeError as exc:
                     failed = True
+                    errors.append(f"{obj['kind']} {obj['metadata']['name']}: {exc}")
+            errors.sort(key=lambda e: e.startswith("no matches"))  # the telling ones first
+            print(
+                f"  loop round {rounds}: {len(errors)} errors at "
+                f"{(time.monotonic() - start) / scale:.0f} simulated s"
+                + "".join(f"\n    {e[:160]}" for e in errors[:6]),
+                file=sys.stderr,
+            )
             if not failed:
                 break
             time.sleep(20 * scale)
         deadline = time.monotonic() + 3600 * scale
-        for kind in ("Deployment", "StatefulSet", "DaemonSet"):
-            by_ns: dict[str, set[str]] = {}
-            for o in objects:
-                if o["kind"] == kind:
-                    by_ns.setdefault(o["metadata"]["namespace"], set()).add(o["metadata"]["name"])
-            for ns, names in by_ns.items():
-                waits.wait_for(
-                    client, "apps/v1", kind, ns, names, waits.workload_ready, deadline=deadline
+        workloads: dict[tuple[str, str], set[str]] = {}
+        for o in objects:
+            if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+                workloads.setdefault((o["kind"], o["metadata"]["namespace"]), set()).add(
+                    o["metadata"]["name"]
                 )
-        return time.monotonic() - start, rounds
+        order = sorted(workloads, key=lambda k: k[1] not in README_NAMESPACES)
+        readme_s = None
+        for kind, ns in order:
+            if readme_s is None and ns not in README_NAMESPACES:
+                readme_s = time.monotonic() - start
+            waits.wait_for(
+                client,
+                "apps/v1",
+                kind,
+                ns,
+                workloads[(kind, ns)],
+                waits.workload_ready,
+                deadline=deadline,
+            )
+        all_s = time.monotonic() - start
+        return (readme_s if readme_s is not None else all_s), all_s, rounds
 
 
-def critical_path(tree, scale: float) -> float:
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def critical_path(tree, scale: float) -> tuple[float, float, str]:
+    """The earliest time (real seconds at `scale`) at which every object can be ready,
+    and the same for the workloads in the README's namespaces, with the object that
+    finishes last: the longest path of the object-level dependency graph.
+
+    Every object is applied at the earliest time the API server accepts it and every
+    controller acts at once: no request cost, no back-off (a client can always apply a
+    workload when what its pod needs is there, so no mount retry or crash loop is ever
+    forced). The rules are the simulator's own (imported, not restated): a namespaced
+    object needs its namespace; a custom resource its CRD Established; any object the
+    Fail webhooks that intercept it (`intercepting_webhooks`) serving, i.e. their
+    Service has ready endpoints; a workload's pod its ServiceAccount and the pod
+    webhooks (as `pod_creation_error`), its mounted Secrets/ConfigMaps (`_pod_refs`;
+    a Certificate's Secret exists once the Certificate is issued), then its start-up
+    delay (`_workload_delay`), and Ready no earlier than `restart_ready` after the
+    Services it needs (`needed_services`) have endpoints; endpoints follow a backing
+    Deployment/StatefulSet by `endpoints_delay`; Issuers, Certificates and Profiles
+    wait for their controller's Deployment; a Profile's namespace exists once it is
+    reconciled. Webhook configurations are taken as present from t=0: applying one late
+    so that objects dodge it would install a different platform (pods without sidecars).
+
+    Raises:
+        RuntimeError: an object can never become ready (a missing prerequisite) or the
+            graph has a cycle.
+    """
     timing = load_timing()
-    # The simulator's own dependency rules (timing.yaml `dependencies`), read off a
-    # scratch state holding every Service and ConfigMap of the tree, so the bound and
-    # the simulation agree on what each workload waits for.
     scratch = ClusterState(timing=timing, clock_scale=1.0)
-    services, pods = {}, {}
+    objects = [
+        o for c in tree.components for o in engine.component_objects(tree, c.name, {}, None)
+    ]
+    types = {(t.group, t.kind): t for t in BUILTIN}
+    crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    crd_kinds = {(c["spec"]["group"], c["spec"]["names"]["kind"]): c for c in crds}
+    stored: dict[tuple, Stored] = {}
     with scratch.lock:
-        for comp in tree.components:
-            for o in tree.raw_objects(comp.name):
-                plural = {"Service": "services", "ConfigMap": "configmaps"}.get(o["kind"])
-                if plural and o["apiVersion"] == "v1" and o["metadata"].get("namespace"):
-                    scratch._put_system(scratch._builtin[("", plural)], o)
-                    if plural == "services":
-                        services[(o["metadata"]["namespace"], o["metadata"]["name"])] = o
-    dep_ready = timing["endpoints_delay"] + timing["dependencies"]["restart_ready"]
-    ready_at: dict[tuple[str, str], float] = {}  # workload (ns, name) -> absolute ready time
+        # The final state's built-in objects, so the rules read what a pod will find.
+        for o in objects:
+            rtype = types.get((o["apiVersion"].rpartition("/")[0], o["kind"]))
+            if rtype is None:
+                continue
+            meta = o["metadata"]
+            scratch._put_system(rtype, o)
+            if o["kind"] in WORKLOADS + ("Job",):
+                stored[_key(o)] = scratch.objects[
+                    scratch._key(rtype, meta.get("namespace", ""), meta["name"])
+                ]
+        for o in objects:
+            if o["kind"] == "Profile":  # labelled as the simulator's Profile controller does
+                scratch._put_system(
+                    scratch._builtin[("", "namespaces")],
+                    {
+                        "metadata": {
+                            "name": o["metadata"]["name"],
+                            "labels": {"istio-injection": "enabled"},
+                        }
+                    },
+                )
+    by_key = {_key(o): o for o in objects}
+    rules = timing["dependencies"]
+    provided = timing.get("provided") or {}
+    system_ns = {"default", "kube-system", "kube-public", "kube-node-lease"}
+    inf = math.inf
+    t: dict[tuple, float] = {k: 0.0 for k in by_key}  # ready time, raised to a fixpoint
+    applied: dict[tuple, float] = {k: 0.0 for k in by_key}
 
-    def workload(ns: str, name: str) -> float:
-        for rule in timing["workloads"]:
-            if fnmatch.fnmatch(ns, rule.get("namespace", "*")) and fnmatch.fnmatch(
-                name, rule.get("name", "*")
-            ):
-                return float(rule["seconds"])
-        return 20.0
+    def ready(kind: str, ns: str, name: str) -> float:
+        return t.get((kind, ns, name), inf)
 
-    def needs(o: dict) -> list[tuple[str, str]]:
-        """Workloads (ns, name) backing the Services this workload needs at start."""
-        rtype = next(t for t in BUILTIN if t.kind == o["kind"] and t.group == "apps")
-        stored = Stored(rtype, dict(o["metadata"]), {"bench": o})
-        with scratch.lock:
-            missing = scratch._unmet_dependencies(stored)
-        out = []
-        for ref in missing:
-            sns, sname = ref.split("/", 1)
-            selector = (services.get((sns, sname)) or {}).get("spec", {}).get("selector") or {}
-            out += [
-                w
-                for w, labels in pods.items()
-                if w[0] == sns
-                and selector
-                and all(labels.get(k) == v for k, v in selector.items())
-            ]
-        return out
+    def namespace_at(ns: str) -> float:
+        if not ns or ns in system_ns:
+            return 0.0
+        own = ready("Namespace", "", ns)
+        profile = ready("Profile", "", ns)
+        return min(own, profile)
 
-    finish: dict[str, float] = {}
-    for comp in tree.components:  # index order is a topological order
-        start = max((finish[d] for d in comp.depends_on), default=0.0)
-        objs = tree.raw_objects(comp.name)
-        workloads = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
-        for o in workloads:
-            labels = o["spec"]["template"].get("metadata", {}).get("labels") or {}
-            pods[(o["metadata"].get("namespace", ""), o["metadata"]["name"])] = labels
-        cert_secrets = {
-            o["spec"].get("secretName")
-            for o in objs
-            if o["kind"] == "Certificate" and o["apiVersion"].startswith("cert-manager.io")
-        }
-        has_crds = any(o["kind"] == "CustomResourceDefinition" for o in objs)
-        # cert-manager's own Certificates wait for its controller; others only for the issue.
-        cert_ready = timing["certificate_issue"] + (timing["crd_established"] if has_crds else 0)
-        end = timing["crd_established"] if has_crds else 0.0
-        if cert_secrets:
-            end = max(end, cert_ready)
-        for o in objs:
-            if o["kind"] == "Profile":
-                end = max(end, timing["profile_reconcile"])
-        # A workload is ready no earlier than its own start-up after its mounted
-        # Certificate Secret, nor than a restart after what it needs is ready; passes
-        # until the times settle resolve dependencies between this component's workloads.
-        deps = {
-            (o["metadata"].get("namespace", ""), o["metadata"]["name"]): needs(o)
-            for o in workloads
-        }
-        for _ in range(len(workloads) + 1):
-            for o in workloads:
-                key = (o["metadata"].get("namespace", ""), o["metadata"]["name"])
-                pod = o["spec"]["template"]["spec"]
-                mounts = {v.get("secret", {}).get("secretName") for v in pod.get("volumes") or []}
-                begin = start + (cert_ready if mounts & cert_secrets else 0.0)
-                at = begin + workload(*key)
-                for dep in deps[key]:
-                    if dep in ready_at and dep != key:
-                        at = max(at, ready_at[dep] + dep_ready)
-                ready_at[key] = at
-        own = [
-            ready_at[(o["metadata"].get("namespace", ""), o["metadata"]["name"])]
-            for o in workloads
+    def endpoints_at(ns: str, name: str) -> float:
+        svc = by_key.get(("Service", ns, name))
+        if svc is None:
+            return inf
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        backing = [
+            t[k] + timing["endpoints_delay"]
+            for k, o in by_key.items()
+            if k[0] in ("Deployment", "StatefulSet")
+            and k[1] == ns
+            and selector
+            and all(
+                ((o["spec"]["template"].get("metadata") or {}).get("labels") or {}).get(a) == b
+                for a, b in selector.items()
+            )
         ]
-        finish[comp.name] = max([start + end, *own])
-    return max(finish.values()) * scale
+        return max(t[("Service", ns, name)], min(backing, default=inf))
+
+    def hooks_at(rtype, ns: str, config: dict) -> float:
+        with scratch.lock:
+            hooks = scratch.intercepting_webhooks(rtype, ns, config, "CREATE")
+        return max(
+            (endpoints_at(s.get("namespace", "default"), s["name"]) for _, s in hooks),
+            default=0.0,
+        )
+
+    def controller_at(ns: str, name: str) -> float:
+        return ready("Deployment", ns, name)
+
+    def pod_start(key: tuple, o: dict) -> float:
+        """When the pod exists with its volumes mounted."""
+        ns = key[1]
+        pod = o["spec"]["template"].get("spec") or {}
+        at = applied[key]
+        sa = pod.get("serviceAccountName") or pod.get("serviceAccount")
+        if sa and sa not in provided.get("serviceaccounts", []):
+            at = max(at, ready("ServiceAccount", ns, sa))
+        at = max(at, hooks_at(scratch._builtin[("", "pods")], ns, o["spec"]["template"]))
+        for plural, ref in _pod_refs(pod):
+            if ref in provided.get(plural, []):
+                continue
+            kind = {"secrets": "Secret", "configmaps": "ConfigMap"}[plural]
+            made = [ready(kind, ns, ref)]
+            if kind == "Secret":
+                made += [
+                    t[k]
+                    for k, c in by_key.items()
+                    if k[0] == "Certificate" and k[1] == ns and c["spec"].get("secretName") == ref
+                ]
+            at = max(at, min(made))
+        return at
+
+    def step() -> bool:
+        changed = False
+        for key, o in by_key.items():
+            kind, ns, name = key
+            group = o["apiVersion"].rpartition("/")[0]
+            at = namespace_at(ns) if ns else 0.0
+            crd = crd_kinds.get((group, kind))
+            if crd is not None:
+                at = max(at, ready("CustomResourceDefinition", "", crd["metadata"]["name"]))
+            rtype = types.get((group, kind))
+            if rtype is None:  # a custom kind: webhook rules match its group and plural
+                plural = crd["spec"]["names"]["plural"] if crd else kind.lower() + "s"
+                rtype = ResourceType(group, "", plural, kind, bool(ns), ("status",))
+            at = max(at, hooks_at(rtype, ns, o))
+            applied[key] = at
+            if kind == "CustomResourceDefinition":
+                done = at + timing["crd_established"]
+            elif kind in WORKLOADS:
+                begin = pod_start(key, o) + max(
+                    scratch._workload_delay(stored[key]) - rules["restart_ready"], 0.0
+                )
+                with scratch.lock:
+                    needs = scratch.needed_services(stored[key])
+                deps = max((endpoints_at(*n) for n in needs), default=0.0)
+                done = max(begin, deps) + rules["restart_ready"]
+            elif kind == "Job":
+                done = pod_start(key, o) + timing["job_run"]
+            elif kind in ("Issuer", "ClusterIssuer"):
+                done = (
+                    max(at, controller_at("cert-manager", "cert-manager")) + timing["issuer_ready"]
+                )
+            elif kind == "Certificate":
+                ref = o["spec"].get("issuerRef") or {}
+                issuer_kind = ref.get("kind", "Issuer")
+                issuer = applied.get(
+                    (issuer_kind, "" if issuer_kind == "ClusterIssuer" else ns, ref.get("name")),
+                    inf,
+                )
+                done = (
+                    max(at, issuer, controller_at("cert-manager", "cert-manager"))
+                    + timing["certificate_issue"]
+                )
+            elif kind == "Profile":
+                done = (
+                    max(at, controller_at("kubeflow", "profiles-deployment"))
+                    + timing["profile_reconcile"]
+                )
+            else:
+                done = at
+            if done != t[key]:
+                t[key], changed = done, True
+        return changed
+
+    for _ in range(len(by_key) + 1):
+        if not step():
+            break
+    else:
+        raise RuntimeError("the object graph did not settle: a dependency cycle")
+    # Objects the model never makes ready (a Certificate whose issuer is not in the
+    # platform) cannot be waited for by anyone, so they do not count; a workload among
+    # them would mean no install converges.
+    never = {k for k, v in t.items() if v == inf}
+    if any(k[0] in WORKLOADS for k in never):
+        raise RuntimeError(f"workloads never ready under the model: {sorted(never)[:5]}")
+    t = {k: v for k, v in t.items() if k not in never}
+    last = max(t, key=t.get)
+    readme = max(
+        (v for k, v in t.items() if k[0] in WORKLOADS and k[1] in README_NAMESPACES),
+        default=0.0,
+    )
+    return t[last] * scale, readme * scale, "/".join(x for x in last if x)
+
+
+def _key(o: dict) -> tuple[str, str, str]:
+    return (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--release", default="26.03")
+    parser.add_argument("--only-bound", action="store_true", help="print the bound and stop")
     args = parser.parse_args()
     shared = find_shared()
     if shared is None:
@@ -255,16 +484,36 @@ def main() -> int:
         tree = build_tree(
             manifests / args.release, manifests / "remote", tmp / "platform", work=tmp
         )
-        bound = critical_path(tree, args.scale)
+        bound, bound_readme, last = critical_path(tree, args.scale)
+        sim = args.scale
+        print(f"critical path:    {bound:7.2f} s  ({bound / sim:6.0f} simulated s, {last})")
+        print(f"  README pods:    {bound_readme:7.2f} s  ({bound_readme / sim:6.0f} simulated s)")
+        if args.only_bound:
+            return 0
         engine_s = run_engine(tree, args.scale, tmp)
-        loop_s, rounds = run_loop(tree, args.scale, tmp)
+        loop_s, loop_all, rounds = run_loop(tree, args.scale, tmp, tmp / "release" / "example")
     print(f"release {args.release}, clock scale {args.scale} (1 simulated s = {args.scale} s)")
     print(f"engine:           {engine_s:7.2f} s  ({engine_s / args.scale:6.0f} simulated s)")
-    loop_sim = loop_s / args.scale
-    print(f"documented loop:  {loop_s:7.2f} s  ({loop_sim:6.0f} simulated s, {rounds} rounds)")
-    print(f"critical path:    {bound:7.2f} s  ({bound / args.scale:6.0f} simulated s)")
+    print(
+        f"documented loop:  {loop_s:7.2f} s  ({loop_s / args.scale:6.0f} simulated s, "
+        f"{rounds} rounds; README pods ready)"
+    )
+    print(f"  every workload: {loop_all:7.2f} s  ({loop_all / args.scale:6.0f} simulated s)")
     print(f"engine / loop  = {engine_s / loop_s:.2f}  (target <= 0.50)")
     print(f"engine / bound = {engine_s / bound:.2f}  (target <= 1.15)")
+    # Timers fire late, never early: nothing may finish before its bound.
+    beaten = [
+        name
+        for name, took, floor in (
+            ("engine", engine_s, bound),
+            ("loop (every workload)", loop_all, bound),
+            ("loop (README pods)", loop_s, bound_readme),
+        )
+        if took < floor
+    ]
+    if beaten:
+        print(f"BOUND BEATEN by {', '.join(beaten)}: the bound is not a lower bound")
+        return 1
     return 0
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from installer import credentials
 from installer.errors import CredentialsError, KfstackError, UserError
 from installer.spec import rules as _rules
 from installer.spec.model import AzureTarget, NodePool, Spec
@@ -171,6 +172,15 @@ class AzureStack(Stack):
         if pool.gpu is not None:
             value["gpu_driver"] = GPU_DRIVER
         return value
+
+    def check_access(self) -> None:
+        """Look for Azure credentials offline (`installer.credentials`), so a run that
+        could never authenticate stops before terraform with the command that fixes it.
+
+        Raises:
+            CredentialsError: none of the sources the provider reads is present.
+        """
+        credentials.require(credentials.detect_azure())
 
     def pending_outputs(self) -> InfraOutputs:
         return InfraOutputs(

@@ -88,8 +88,9 @@ class K3sInputs(BaseModel):
 
 
 def local_path(path: str) -> str:
-    """`path` with `~` expanded and made absolute (against the current directory), because
-    Terraform reads it from the root's own directory."""
+    """`path` with `~` expanded and made absolute, because Terraform reads it from the
+    root's own directory. `load_spec` has already anchored relative paths at the spec's
+    folder; only a spec built in code reaches here relative (then: the current directory)."""
     return str(Path(os.path.expanduser(path)).resolve())
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from installer import catalog as _catalog
+from installer import credentials
 from installer.errors import CredentialsError, KfstackError, UserError
 from installer.spec.model import GcpTarget, NodePool, Spec
 from stacks import kubeconfig as _kubeconfig
@@ -171,6 +172,15 @@ class GcpStack(Stack):
                 "driver_version": DRIVER_VERSION,
             }
         return value
+
+    def check_access(self) -> None:
+        """Look for Google credentials offline (`installer.credentials`), so a run that
+        could never authenticate stops before terraform with the command that fixes it.
+
+        Raises:
+            CredentialsError: none of the sources the provider reads is present.
+        """
+        credentials.require(credentials.detect_gcp())
 
     def pending_outputs(self) -> InfraOutputs:
         """Everything but the endpoint and CA is fixed by the spec; GKE's token issuer

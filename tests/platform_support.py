@@ -3,6 +3,8 @@
 Renders run on the offline release copies in ../shared (the `shared` folder
 `conftest.find_shared` finds). Without it, tests fall back to what kfstack downloads
 on a connected machine (the pinned GitHub archives), or skip when offline.
+`kubeflow_release` is that fallback for tests that build trees themselves: it attempts
+kfstack's own download and vendoring, and skips only when the archive cannot be fetched.
 The render cache is one per session, so the matrix pays each cold build once.
 """
 
@@ -22,6 +24,7 @@ from conftest import EXAMPLES, find_shared
 from installer.console import Reporter
 from installer.platform import render as _render
 from installer.platform import sources as _sources
+from installer.platform import vendor as _vendor
 from installer.spec import validate_data
 from installer.spec.model import Spec
 from stacks.base import InfraOutputs
@@ -61,6 +64,33 @@ def sources_for_version(platform_cache):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def kubeflow_release(platform_cache):
+    """version -> (release dir, remote bases dir) for tests that run kustomize themselves.
+
+    The ../shared copies when present; else the bundle kfstack itself downloads, verifies
+    and vendors into the session cache (its remote URLs already point at the vendored
+    bases). Skips the calling test only when the download cannot reach GitHub; a download
+    that arrives with the wrong digest fails.
+    """
+    shared = find_shared()
+    unreachable: list[str] = []
+
+    def get(version: str) -> tuple[Path, Path]:
+        if shared is not None:
+            manifests = shared / "kubeflow-manifests"
+            return manifests / version, manifests / "remote"
+        if not unreachable:
+            try:
+                bundle = _vendor.prepare(_sources.Sources(cache=platform_cache), version)
+                return bundle.kubeflow, bundle.root / "remote"
+            except _sources.DownloadUnavailable as exc:
+                unreachable.append(exc.message)
+        pytest.skip(f"no ../shared copies and kfstack's own download failed: {unreachable[0]}")
+
+    return get
 
 
 def example(target: str) -> dict[str, Any]:

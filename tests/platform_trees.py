@@ -3,7 +3,8 @@ Kubeflow release manifests with real kustomize.
 
 A stand-in for `kfstack render` (issue 5) until it lands on main: each component is
 `kubectl kustomize` over the upstream paths the install notes list, with remote bases
-rewritten to the offline mirror in `shared/kubeflow-manifests/remote`, written in the
+rewritten to the offline mirror in `shared/kubeflow-manifests/remote` (or, without
+../shared, read from the bundle kfstack vendors, whose URLs are already rewritten), in the
 tree contract format of `installer.platform.tree`. An object that several upstream
 paths render (a shared Namespace) goes to the first component that has it.
 """
@@ -133,6 +134,9 @@ _URL = re.compile(r"https://github\.com/[^\s\"']+")
 
 
 def _rewrite_urls(root: Path, remote: Path) -> None:
+    if not (remote / "index.json").exists():
+        # kfstack's vendored bundle (installer.platform.vendor): URLs are already relative.
+        return
     index = json.loads((remote / "index.json").read_text())
     files = {f["url"]: str(remote / f["path"]) for f in index["files"]}
     repos = [(r["url"], r["ref"], remote / r["path"]) for r in index["repositories"]]

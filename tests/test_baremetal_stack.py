@@ -24,7 +24,7 @@ from installer import redact
 from installer.cli import cli
 from installer.errors import KfstackError, ToolError
 from installer.secrets import SecretStore
-from installer.spec import parse_spec
+from installer.spec import load_spec, parse_spec
 from stacks import for_spec
 from stacks.baremetal import BaremetalStack, _rename, _retarget
 from stacks.pools import LABEL_POOL as NODE_POOL_LABEL
@@ -222,6 +222,34 @@ def test_a_missing_air_gap_artifact_stops_the_plan_naming_the_variable(tmp_path)
 
     assert result.returncode == 1
     assert "airgap.binary, airgap.images and airgap.install_script must be" in result.stderr
+
+
+def test_relative_key_and_air_gap_paths_are_read_beside_the_spec_not_the_cwd(
+    tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "kfstack.yaml").write_text(
+        "name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+        "  - {name: ctrl, address: 10.0.0.10, ssh_key: keys/ctrl, role: server}\n"
+        "  - {name: cpu1, address: 10.0.0.11, ssh_key: ~/.ssh/k}\n"
+        "  - {name: gpu1, address: 10.0.0.12, ssh_key: /etc/kfstack/k}\n"
+        "  airgap: {binary: ./offline/k3s, images: offline/images.tar, "
+        "install_script: ../shared/install.sh}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    inputs = for_spec(load_spec("../site/kfstack.yaml").spec).inputs()
+
+    assert inputs.hosts["ctrl"].ssh_key == str(site / "keys" / "ctrl")
+    assert inputs.hosts["cpu1"].ssh_key == str(Path.home() / ".ssh" / "k")
+    assert inputs.hosts["gpu1"].ssh_key == "/etc/kfstack/k"
+    assert inputs.airgap is not None
+    assert inputs.airgap.binary == str(site / "offline" / "k3s")
+    assert inputs.airgap.images == str(site / "offline" / "images.tar")
+    assert inputs.airgap.install_script == str(tmp_path / "shared" / "install.sh")
 
 
 def test_air_gap_without_an_install_script_is_rejected_by_validate(tmp_path):

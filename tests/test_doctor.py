@@ -141,7 +141,8 @@ def test_missing_credentials_fail_only_for_the_target_cloud(tmp_path, examples, 
 def test_azure_login_cache_and_aws_endpoint_are_recognised(tmp_path, path_without, monkeypatch):
     path_without()
     (Path.home() / ".azure").mkdir()
-    (Path.home() / ".azure" / "azureProfile.json").write_text("{}")
+    # What `az login` leaves: a profile listing at least one subscription.
+    (Path.home() / ".azure" / "azureProfile.json").write_text('{"subscriptions": [{"id": "s"}]}')
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     checks = {c["name"]: c for c in json.loads(doctor("-o", "json").stdout)["checks"]}
     assert checks["credentials: azure"]["ok"] is True

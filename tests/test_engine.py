@@ -12,9 +12,9 @@ import yaml
 
 from installer import engine, kube
 from installer.console import Reporter
+from installer.platform import vendor
 from installer.platform.tree import PlatformTree
 from installer.simcluster import Faults, SimCluster
-from tests.conftest import find_shared
 from tests.platform_trees import build_tree, subset, without
 
 SCALE = 0.01  # 1 simulated second = 10 ms
@@ -24,27 +24,18 @@ SMALL = ["namespaces", "cert-manager", "istio", "profiles", "user-namespace", "k
 pytestmark = pytest.mark.integration
 
 
-def _shared() -> Path:
-    shared = find_shared()
-    if shared is None:
-        pytest.skip("needs shared/kubeflow-manifests (offline copy of the Kubeflow releases)")
-    if shutil.which("kubectl") is None:
-        pytest.skip("needs kubectl (kustomize) to build the trees")
-    return shared / "kubeflow-manifests"
-
-
 @pytest.fixture(scope="session")
-def trees(tmp_path_factory: pytest.TempPathFactory):
+def trees(tmp_path_factory: pytest.TempPathFactory, kubeflow_release):
     cache: dict[tuple[str, tuple[str, ...] | None], PlatformTree] = {}
 
     def get(release: str, components: list[str] | None = None) -> PlatformTree:
         key = (release, tuple(components) if components else None)
         if (release, None) not in cache:
-            manifests = _shared()
+            if shutil.which("kubectl") is None:
+                pytest.skip("needs kubectl (kustomize) to build the trees")
+            release_dir, remote = kubeflow_release(release)
             work = tmp_path_factory.mktemp(f"work-{release}")
-            cache[(release, None)] = build_tree(
-                manifests / release, manifests / "remote", work / "platform", work=work
-            )
+            cache[(release, None)] = build_tree(release_dir, remote, work / "platform", work=work)
         if key not in cache:
             out = tmp_path_factory.mktemp("subset") / "platform"
             cache[key] = subset(cache[(release, None)], list(components or []), out)
@@ -83,6 +74,25 @@ def _labelled(sim: SimCluster, component: str) -> list[tuple]:
 
 def _first(events, component: str, text: str) -> float:
     return next(t for t, c, e in events if c == component and e == text)
+
+
+def test_a_tree_builds_from_the_bundle_kfstack_vendors_when_there_is_no_shared_copy(
+    tmp_path, sources_for_version
+):
+    # Without ../shared, `kubeflow_release` hands build_tree kfstack's vendored bundle:
+    # no remote index.json, remote URLs already relative. Trainer pulls JobSet remotely.
+    if shutil.which("kubectl") is None:
+        pytest.skip("needs kubectl (kustomize) to build the trees")
+    bundle = vendor.prepare(sources_for_version("26.03"), "26.03")
+    tree = build_tree(
+        bundle.kubeflow,
+        bundle.root / "remote",
+        tmp_path / "platform",
+        work=tmp_path,
+        components=["namespaces", "trainer"],
+    )
+    text = (tree.root / tree.component("trainer").path / "manifests.yaml").read_text()
+    assert "name: jobsets.jobset.x-k8s.io" in text
 
 
 def test_the_full_2603_platform_converges_in_dependency_order(trees, cluster):

@@ -35,12 +35,14 @@ class StandInStack(Stack):
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch, platform_cache):
-    """A spec directory, the shared copies as the release source, the session cache."""
-    if SHARED is None:
-        pytest.skip("needs the ../shared offline copies for a CLI render")
+def cli_env(tmp_path, monkeypatch, platform_cache, kubeflow_release):
+    """A spec directory, the shared copies as the release source (else kfstack's own
+    download, already in the session cache that the CLI is pointed at), the session cache."""
     monkeypatch.setenv("KFSTACK_CACHE_DIR", str(platform_cache))
-    monkeypatch.setenv("KFSTACK_ADDONS_DIR", str(SHARED / "addon-manifests"))
+    if SHARED is None:
+        kubeflow_release("26.03")  # fills platform_cache, or skips when it cannot download
+    else:
+        monkeypatch.setenv("KFSTACK_ADDONS_DIR", str(SHARED / "addon-manifests"))
     monkeypatch.setenv("KFSTACK_WORKDIR", str(tmp_path / "workdir"))
     return tmp_path
 
@@ -69,7 +71,8 @@ def write_spec(directory: Path, data: dict) -> Path:
     data = dict(data)
     data.setdefault("kubeflow", {})
     version = data["kubeflow"].setdefault("version", "26.03")
-    data["kubeflow"]["manifests"] = str(SHARED / "kubeflow-manifests" / version)
+    if SHARED is not None:
+        data["kubeflow"]["manifests"] = str(SHARED / "kubeflow-manifests" / version)
     path = directory / "kfstack.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -17,7 +17,9 @@ from installer.platform import sources as _sources
 from installer.platform import vendor as _vendor
 
 SHARED = find_shared()
-needs_shared = pytest.mark.skipif(SHARED is None, reason="needs the ../shared offline copies")
+needs_shared = pytest.mark.skipif(
+    SHARED is None, reason="checks the ../shared offline copies themselves"
+)
 
 
 @needs_shared
@@ -163,7 +165,6 @@ def test_a_local_directory_that_is_not_a_release_is_a_user_error(tmp_path):
         srcs.release("26.03")
 
 
-@needs_shared
 def test_vendoring_rewrites_every_remote_url_to_the_vendored_copies(sources_for_version):
     bundle = _vendor.prepare(sources_for_version("26.03"), "26.03")
     rewritten = bundle.manifest["rewritten"]
@@ -188,7 +189,6 @@ def test_a_release_referring_to_an_unpinned_url_fails_naming_file_and_url(tmp_pa
 
 
 @pytest.mark.integration
-@needs_shared
 # One release is enough here (each costs a full build); the render matrix builds every
 # component of all three from the vendored bundles, and the benchmark builds all examples.
 @pytest.mark.parametrize(("version", "objects"), [("26.03", 675)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import stat
 import sys
@@ -356,3 +357,67 @@ def test_a_pod_mounting_a_missing_secret_starts_at_the_kubelets_next_mount_retry
     key = ("apps", "deployments", "cert-manager", "uses-cert")
     workload = sim.state._workload_delay(sim.state.objects[key])
     assert ready - created == pytest.approx(63.5 + workload, abs=4)
+
+
+def _rejected_deployment(sim, client) -> tuple[float, list[tuple[float, float]]]:
+    """A Deployment whose pods name a ServiceAccount that does not exist yet: returns
+    when its first creation failed and the (time, retry delay) of every failure so far."""
+    client.apply(NS, field_manager="t")
+    deployment = _deployment("needs-sa", {"app": "needs-sa"})
+    deployment["spec"]["template"]["spec"]["serviceAccountName"] = "late-sa"
+    client.apply(deployment, field_manager="t")
+    first = _wait_note(sim, "cert-manager/needs-sa pod creation failed")[0]
+    return first, deployment
+
+
+def _failures(sim) -> list[tuple[float, float]]:
+    with sim.state.lock:
+        return [
+            (t / sim.state.scale, float(note.rsplit(" ", 1)[1]))
+            for t, note in sim.state.log
+            if "needs-sa pod creation failed" in note
+        ]
+
+
+SA = {
+    "apiVersion": "v1",
+    "kind": "ServiceAccount",
+    "metadata": {"name": "late-sa", "namespace": "cert-manager"},
+}
+
+
+def test_a_rejected_pod_is_created_at_the_controllers_next_rate_limited_retry(sim, client):
+    first, _ = _rejected_deployment(sim, client)
+    time.sleep(25 * sim.state.scale)
+    client.apply(SA, field_manager="t")
+    sa_at = _note_times(sim, "")[-1]
+    created = _wait_note(sim, "cert-manager/needs-sa pod created", timeout=20)[0]
+
+    failures = _failures(sim)
+    delays = [d for _, d in failures]
+    # 5 ms doubling per failure; the status write after the first failure re-adds the
+    # key at once, that sync fails too (10 ms) and the queue keeps the earlier 5 ms
+    # retry, so the failure after it waits 20 ms.
+    assert delays[:4] == pytest.approx([0.005, 0.02, 0.04, 0.08], abs=1e-3)
+    assert all(b == pytest.approx(2 * a, rel=1e-6) for a, b in itertools.pairwise(delays[1:]))
+    last_at, last_delay = failures[-1]
+    retry = last_at + last_delay
+    assert retry > sa_at + 5  # the cause cleared well before the retry came round
+    assert created == pytest.approx(retry, abs=2)
+    assert created - sa_at > 5  # not at the first reconcile after the ServiceAccount
+
+
+def test_an_update_to_a_rejected_workload_retries_its_pod_creation_at_once(sim, client):
+    first, deployment = _rejected_deployment(sim, client)
+    time.sleep(25 * sim.state.scale)
+    client.apply(SA, field_manager="t")
+    failures_before = len(_failures(sim))
+    deployment["metadata"]["annotations"] = {"touched": "1"}
+    client.apply(deployment, field_manager="t")
+    updated = _note_times(sim, "")[-1]
+    created = _wait_note(sim, "cert-manager/needs-sa pod created", timeout=20)[0]
+
+    last_at, last_delay = _failures(sim)[-1]
+    assert len(_failures(sim)) == failures_before
+    assert last_at + last_delay > updated + 5  # the scheduled retry was still far off
+    assert created - updated < 2

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,15 @@ import pytest
 
 from installer.console import Reporter
 from installer.errors import Interrupted, ToolError
-from installer.terraform import Diagnostic, PlanSummary, StateLockedError, Terraform, _lock_error
+from installer.terraform import (
+    Diagnostic,
+    PlanSummary,
+    StalePlanError,
+    StateLockedError,
+    Terraform,
+    _lock_error,
+    _Progress,
+)
 
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
 
@@ -53,8 +63,33 @@ def test_plan_apply_and_replan_report_counts_progress_and_no_changes(tmp_path):
     runner.reporter = recorder
     runner.apply(summary)
     assert recorder.events[-1][1:3] == (2, 2)
+    assert runner.applied_outputs == runner.output()  # read from the apply's stream
     assert any("terraform_data.a" in e[3] for e in recorder.events)
     assert not runner.plan().has_changes
+
+
+@needs_terraform
+def test_a_saved_plan_made_stale_by_another_apply_is_refused_as_stale(tmp_path):
+    runner = _root(tmp_path, {"terraform_data": {"a": {"input": "1"}, "b": {"input": "2"}}})
+    runner.init()
+    shown = runner.plan()
+    # Another run changes the state between the plan shown and its apply.
+    runner.apply_direct(["-target=terraform_data.b"])
+    with pytest.raises(StalePlanError, match="(?i)saved plan is stale"):
+        runner.apply(shown)
+    fresh = runner.plan()
+    assert [c["address"] for c in fresh.changes] == ["terraform_data.a"]
+
+
+@needs_terraform
+def test_a_plan_file_replaced_after_it_was_shown_is_not_applied(tmp_path):
+    runner = _root(tmp_path, {"terraform_data": {"a": {"input": "1"}}})
+    runner.init()
+    shown = runner.plan()
+    runner.plan(destroy=True)  # another plan in the same directory overwrites the file
+    with pytest.raises(StalePlanError, match="not the one that was shown"):
+        runner.apply(shown)
+    assert runner.plan().add == 1  # nothing was applied
 
 
 @needs_terraform
@@ -165,3 +200,39 @@ def test_a_one_step_apply_reports_what_it_planned_and_counts_progress_against_it
     assert recorder.events[-1][1:3] == (2, 2)
     assert not runner.apply_auto().has_changes
     assert runner.applied_outputs == runner.output()
+
+
+def test_data_sources_read_during_apply_do_not_count_against_the_planned_total():
+    recorder = Recorder()
+    progress = _Progress(recorder, "apply", 1)
+    for action, addr in (("read", "data.aws_iam_policy_document.x"), ("create", "aws_vpc.this")):
+        hook = {"resource": {"addr": addr}, "action": action}
+        progress.event({"type": "apply_start", "hook": hook})
+        progress.event({"type": "apply_complete", "hook": hook})
+    assert recorder.events[-1][1:3] == (1, 1)
+
+
+def _lock_detail(who: str, created: str) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        "Error acquiring the state lock",
+        "Error message: operation error DynamoDB: PutItem, ConditionalCheckFailedException\n"
+        "Lock Info:\n  ID:        2db2c0b9\n  Path:      b/kft/dev/terraform.tfstate\n"
+        f"  Operation: OperationTypeApply\n  Who:       {who}\n  Version:   1.11.4\n"
+        f"  Created:   {created}\n  Info:\n",
+    )
+
+
+def test_a_lock_this_command_took_itself_is_named_as_such_not_as_another_run():
+    # What the AWS emulator tests hit: the SDK resent a lock write whose answer was lost.
+    me = f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}"
+    started = time.time() - 1
+    created = time.strftime("%Y-%m-%d %H:%M:%S.123456789 +0000 UTC", time.gmtime())
+    argv = ["terraform", "apply"]
+    own = _lock_error(_lock_detail(me, created), argv, 1, Path("/w"), started)
+    assert "was taken by this very terraform apply" in own.message
+    assert "force-unlock 2db2c0b9" in (own.hint or "")
+    other = _lock_error(_lock_detail("ci@elsewhere", created), argv, 1, Path("/w"), started)
+    assert other.message.startswith("another kfstack run holds the state lock (lock id 2db2c0b9")
+    earlier = _lock_error(_lock_detail(me, created), argv, 1, Path("/w"), started + 60)
+    assert earlier.message.startswith("another kfstack run holds the state lock")

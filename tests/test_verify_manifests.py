@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import find_shared
 
 from installer.verify import checks
 
@@ -18,15 +17,12 @@ CRD_DIR = "applications/jupyter/notebook-controller/upstream/crd"
 
 
 @pytest.fixture(scope="module")
-def notebook_schema() -> dict:
-    shared = find_shared()
-    if shared is None:
-        # kfstack itself fetches the release manifests from GitHub; this test stays offline.
-        pytest.skip("no shared Kubeflow manifests here and tests do not download them")
+def notebook_schema(kubeflow_release) -> dict:
     if shutil.which("kubectl") is None:
         pytest.skip("needs kubectl (kustomize) on PATH")
+    release_dir, _ = kubeflow_release("26.03")
     built = subprocess.run(
-        ["kubectl", "kustomize", str(shared / "kubeflow-manifests" / "26.03" / CRD_DIR)],
+        ["kubectl", "kustomize", str(release_dir / CRD_DIR)],
         capture_output=True,
         text=True,
         timeout=120,

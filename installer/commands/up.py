@@ -69,7 +69,11 @@ def command(
         return yes or click.confirm("Build this platform?", default=False, err=True)
 
     options = _up.UpOptions(
-        confirm=confirm, show_plan=show, verify=not skip_verify, spec_path=Path(config)
+        confirm=confirm,
+        show_plan=show,
+        verify=not skip_verify,
+        spec_path=Path(config),
+        yes=yes,
     )
     try:
         result = _up.up(spec, wd, reporter, env=env, options=options)

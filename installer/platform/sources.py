@@ -45,6 +45,13 @@ from installer.errors import KfstackError, UserError
 LOG = logging.getLogger("kfstack.platform.sources")
 
 DOWNLOAD_TIMEOUT = 120
+
+
+class DownloadUnavailable(KfstackError):
+    """The archive could not be fetched at all (no network, DNS, refused), as opposed to a
+    download that arrived and failed its digest, which is never retried or excused."""
+
+
 _DROP_NAMES = {"Makefile", "OWNERS", "OWNERS_ALIASES"}
 _DROP_SUFFIXES = (".sh", ".md")
 _DROP_DIRS = {"hack", ".git", ".github"}
@@ -299,7 +306,7 @@ class Sources:
             with urllib.request.urlopen(entry.archive_url, timeout=DOWNLOAD_TIMEOUT) as resp:
                 payload = resp.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise KfstackError(
+            raise DownloadUnavailable(
                 f"cannot download {entry.project} {entry.tag} from {entry.archive_url} ({exc})",
                 hint="check the network, or set kubeflow.manifests to a local copy",
             ) from None

@@ -7,10 +7,13 @@ behaviour that makes Kubeflow installs hard, on a scaled clock (see `timing.yaml
 - admission webhooks with a service reference reject matching objects, with the API
   server's own error text, until the service has ready endpoints;
 - Deployments/StatefulSets/DaemonSets get a pod once admission and the ServiceAccount
-  allow; a pod whose Secret/ConfigMap is missing stays ContainerCreating until the
-  kubelet's next mount retry after it appears; the containers start a
-  component-specific delay later, and a container whose Services (named in its env,
-  ConfigMaps or args) have no ready endpoints crash-loops with the kubelet's doubling
+  allow, checked when the controller's rate-limited work queue hands the workload out
+  (a rejected creation is retried after 5 ms, 10 ms ... as client-go's default
+  controller rate limiter does; an update to the workload retries at once); a pod
+  whose Secret/ConfigMap is missing stays ContainerCreating until the kubelet's next
+  mount retry after it appears; the containers start a component-specific delay later,
+  and a container whose Services (named in its env, ConfigMaps or args) have no ready
+  endpoints crash-loops with the kubelet's doubling
   back-off until a restart finds them ready (`dependencies` in `timing.yaml`);
 - cert-manager Issuers/Certificates become Ready (and write the Secret) once the
   cert-manager controller is ready; Profiles become namespaces once the profiles
@@ -115,6 +118,40 @@ class Stored:
         if self.status:
             obj["status"] = self.status
         return obj
+
+
+class RetryQueue:
+    """A controller's rate-limited work queue as client-go builds it
+    (util/workqueue/default_rate_limiters.go): per key, `base` seconds doubling per
+    failure up to `cap` (ItemExponentialFailureRateLimiter), and, when `qps` is set,
+    the larger of that and an overall token bucket shared by every key of the
+    controller (BucketRateLimiter over golang.org/x/time/rate: `burst` tokens, refilled
+    at `qps`). Times are simulated seconds."""
+
+    def __init__(self, figures: dict[str, Any]) -> None:
+        self.base = float(figures.get("base", 0.005))
+        self.cap = float(figures.get("cap", 1000))
+        self.qps = float(figures.get("qps") or 0)
+        self.burst = float(figures.get("burst") or 0)
+        self.requeue_on_status = bool(figures.get("requeue_on_status", False))
+        self.failures: dict[Any, int] = {}
+        self.tokens = self.burst
+        self.last = 0.0
+
+    def when(self, key: Any, now: float) -> float:
+        """The delay before `key` is handed out again (AddRateLimited), counting a failure."""
+        n = self.failures.get(key, 0)
+        self.failures[key] = n + 1
+        delay = min(self.base * 2**n, self.cap)
+        if self.qps:
+            # rate.Limiter.Reserve: take a token now, wait for the deficit to refill.
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.qps) - 1
+            self.last = now
+            delay = max(delay, -self.tokens / self.qps if self.tokens < 0 else 0.0)
+        return delay
+
+    def forget(self, key: Any) -> None:
+        self.failures.pop(key, None)
 
 
 def _merge(base: dict, overlay: dict) -> None:
@@ -223,6 +260,11 @@ class ClusterState:
         # volume-mount retries; workloads waiting in-process for a dependency.
         self._pod_created: dict[tuple, tuple[Any, float]] = {}
         self._waiting: dict[tuple, Any] = {}
+        # The workload controllers' work queues: per controller a rate limiter, per key
+        # the time (simulated s) its rate-limited retry is handed out.
+        self._queues: dict[str, RetryQueue] = {}
+        self._retry_at: dict[tuple, float] = {}
+        self._job_pods: set[tuple] = set()
         with self.lock:
             for node in nodes or default_nodes():
                 self._put_system(self._builtin[("", "nodes")], node)
@@ -405,7 +447,10 @@ class ClusterState:
                 return stored.render(), created
             if created or before != after:
                 self._store(key, stored, "ADDED" if created else "MODIFIED")
-                self._on_write(stored, created, spec_changed)
+                template_changed = (before.get("spec") or {}).get("template") != (
+                    after.get("spec") or {}
+                ).get("template")
+                self._on_write(stored, created, spec_changed, template_changed)
             return self.objects[key].render(), created
 
     def delete(self, rtype: ResourceType, namespace: str, name: str) -> dict[str, Any]:
@@ -543,6 +588,16 @@ class ClusterState:
     # ------------------------------------------------------------ admission webhooks
 
     def _admit(self, rtype: ResourceType, namespace: str, config: dict, op: str) -> None:
+        for hook, service in self.intercepting_webhooks(rtype, namespace, config, op):
+            self._call_webhook(hook, service)
+
+    def intercepting_webhooks(
+        self, rtype: ResourceType, namespace: str, config: dict, op: str
+    ) -> list[tuple[str, dict]]:
+        """(webhook name, service reference) of every failurePolicy Fail webhook that
+        intercepts this request: the admission rule, shared with the critical-path bound
+        of scripts/bench_engine.py."""
+        out: list[tuple[str, dict]] = []
         ns_labels = {}
         if rtype.kind == "Namespace":
             ns_labels = (config.get("metadata") or {}).get("labels") or {}
@@ -570,9 +625,9 @@ class ClusterState:
                     if not selector_matches(hook.get("objectSelector"), obj_labels):
                         continue
                     service = (hook.get("clientConfig") or {}).get("service")
-                    if not service:
-                        continue
-                    self._call_webhook(hook["name"], service)
+                    if service:
+                        out.append((hook["name"], service))
+        return out
 
     def _call_webhook(self, hook: str, service: dict) -> None:
         ns, name = service.get("namespace", "default"), service["name"]
@@ -595,9 +650,19 @@ class ClusterState:
 
     # ------------------------------------------------------------ controllers
 
-    def _on_write(self, stored: Stored, created: bool, spec_changed: bool) -> None:
+    def _on_write(
+        self, stored: Stored, created: bool, spec_changed: bool, template_changed: bool = False
+    ) -> None:
         kind = stored.rtype.kind
         key = self._key(stored.rtype, stored.meta.get("namespace", ""), stored.meta["name"])
+        if kind in WORKLOAD_KINDS or kind == "Job":
+            # An update event enqueues the key without delay (the controllers' update
+            # handlers call queue.Add): it bypasses a pending back-off but does not reset
+            # the failure count, which only Forget after a successful sync does. A
+            # Deployment whose pod template changed gets a new ReplicaSet: a new key.
+            self._retry_at.pop(key, None)
+            if created or (kind == "Deployment" and template_changed):
+                self._queue(stored).forget(key)
         if kind == "Namespace" and created:
             stored.status = {"phase": "Active"}
             self._bump(key, "MODIFIED")
@@ -660,8 +725,11 @@ class ClusterState:
             if kind in WORKLOAD_KINDS:
                 start = self._pod_progress(key, stored)
             elif kind == "Job":
-                if self._pod_can_start(stored):
-                    start = (self.timing["job_run"], self._job_done)
+                if key in self._job_pods or self._create_pod(key, stored):
+                    self._job_pods.add(key)
+                    if self._pod_volumes_present(stored):
+                        self._job_pods.discard(key)
+                        start = (self.timing["job_run"], self._job_done)
             elif kind in ("Issuer", "ClusterIssuer"):
                 if self._ready("cert-manager", "cert-manager"):
                     start = (self.timing["issuer_ready"], self._issuer_ready)
@@ -687,26 +755,62 @@ class ClusterState:
             status.get("availableReplicas")
         )
 
-    def _pod_can_start(self, stored: Stored) -> bool:
-        return self._pod_can_be_created(stored) and self._pod_volumes_present(stored)
+    def _create_pod(self, key: tuple, stored: Stored) -> bool:
+        """One sync of the workload's controller, if its work queue hands the key out
+        now: True when the pod is created. A rejected creation is requeued with the
+        controller's rate limiter (`controller_retry` in timing.yaml), so the pod appears
+        at the first retry after the cause clears, not at once."""
+        if self._retry_at.get(key, 0.0) > self._sim_now():
+            return False
+        error = self.pod_creation_error(stored)
+        if error is None:
+            self._queue(stored).forget(key)
+            self._retry_at.pop(key, None)
+            return True
+        queue = self._queue(stored)
+        first = queue.failures.get(key, 0) == 0
+        delay = queue.when(key, self._sim_now())
+        if first and queue.requeue_on_status:
+            # The failed sync writes status (ReplicaFailure condition, observedGeneration);
+            # the controller's own update handler re-adds the key at once, that sync fails
+            # too and is rate-limited again; the work queue keeps the earlier ready time.
+            delay = min(delay, queue.when(key, self._sim_now()))
+        self._retry_at[key] = self._sim_now() + delay
+        self.after(delay, lambda: None)  # wake the reconcile loop for the retry
+        self.note(f"{key[2]}/{key[3]} pod creation failed ({error}), retry in {delay:.3f}")
+        return False
 
-    def _pod_can_be_created(self, stored: Stored) -> bool:
+    def _queue(self, stored: Stored) -> RetryQueue:
+        kind = stored.rtype.kind
+        name = {"Deployment": "replicaset"}.get(kind, kind.lower())
+        if name not in self._queues:
+            self._queues[name] = RetryQueue(
+                (self.timing.get("controller_retry") or {}).get(name) or {}
+            )
+        return self._queues[name]
+
+    def _sim_now(self) -> float:
+        return (time.monotonic() - self.started) / self.scale if self.scale else 0.0
+
+    def pod_creation_error(self, stored: Stored) -> str | None:
+        """Why the workload controller's pod creation is rejected now (None: it is not):
+        a missing ServiceAccount, or a Fail admission webhook that is not serving."""
         ns = stored.meta.get("namespace", "")
         pod = stored.view().get("spec", {}).get("template", {}).get("spec", {})
         provided = self.timing.get("provided", {})
         sa = pod.get("serviceAccountName") or pod.get("serviceAccount")
         if sa and sa not in provided.get("serviceaccounts", []):
             if ("", "serviceaccounts", ns, sa) not in self.objects:
-                return False
+                return f'serviceaccount "{sa}" not found'
         # The ReplicaSet controller's pod creation passes admission too: with Istio's
         # sidecar injector (failurePolicy Fail) down, pods in injected namespaces are
         # not created at all.
         template = stored.view().get("spec", {}).get("template", {})
         try:
             self._admit(self._builtin[("", "pods")], ns, template, "CREATE")
-        except ApiFailure:
-            return False
-        return True
+        except ApiFailure as failure:
+            return failure.message
+        return None
 
     def _pod_volumes_present(self, stored: Stored) -> bool:
         ns = stored.meta.get("namespace", "")
@@ -727,7 +831,7 @@ class ClusterState:
         generation = stored.meta.get("generation")
         created = self._pod_created.get(key)
         if created is None or created[0] != generation:
-            if not self._pod_can_be_created(stored):
+            if not self._create_pod(key, stored):
                 return None
             created = self._pod_created[key] = (generation, time.monotonic())
             self.note(f"{key[2]}/{key[3]} pod created")
@@ -788,6 +892,20 @@ class ClusterState:
     def _unmet_dependencies(self, stored: Stored) -> list[str]:
         """The Services (as ns/name) this workload needs at start that have no ready
         endpoints; see `dependencies` in timing.yaml for how they are found."""
+        missing = []
+        for sns, sname in self.needed_services(stored):
+            endpoints = self.objects.get(("", "endpoints", sns, sname))
+            if not (
+                endpoints
+                and any(s.get("addresses") for s in endpoints.view().get("subsets") or [])
+            ):
+                missing.append(f"{sns}/{sname}")
+        return missing
+
+    def needed_services(self, stored: Stored) -> list[tuple[str, str]]:
+        """The Services (ns, name) a workload's containers need answering at start, read
+        from its pod template and the ConfigMaps stored now (`dependencies` in
+        timing.yaml); not those always provided nor those served by its own pods."""
         rules = self.timing.get("dependencies") or {}
         ns, name = stored.meta.get("namespace", ""), stored.meta["name"]
         for rule in rules.get("lazy") or []:
@@ -802,7 +920,7 @@ class ClusterState:
         host_env = re.compile(rules.get("host_env") or "$^")
         for var, text in self._config_strings(ns, template.get("spec") or {}):
             wanted.update(self._service_refs(ns, var, text, host_env))
-        missing = []
+        needed = []
         always = set((self.timing.get("provided") or {}).get("services") or [])
         for sns, sname in sorted(wanted):
             if f"{sns}/{sname}" in always:
@@ -816,13 +934,8 @@ class ClusterState:
                     and all(own_labels.get(k) == v for k, v in selector.items())
                 ):
                     continue  # served by this workload itself
-            endpoints = self.objects.get(("", "endpoints", sns, sname))
-            if not (
-                endpoints
-                and any(s.get("addresses") for s in endpoints.view().get("subsets") or [])
-            ):
-                missing.append(f"{sns}/{sname}")
-        return missing
+            needed.append((sns, sname))
+        return needed
 
     def _config_strings(self, ns: str, pod: dict) -> list[tuple[str, str]]:
         """(variable, value) for every env value, ConfigMap-sourced env value and arg."""

@@ -190,7 +190,10 @@ class BaremetalHost(Strict):
     address: str = Field(..., description="IP address or DNS name reachable over SSH")
     port: int = Field(22, ge=1, le=65535, description="SSH port")
     user: str = Field("root", description="SSH user (root, or one with passwordless sudo)")
-    ssh_key: str = Field(..., description="path of the private key kfstack connects with")
+    ssh_key: str = Field(
+        ...,
+        description="path of the SSH private key kfstack uses (relative: from the spec's folder)",
+    )
     role: Literal["server", "agent"] = Field(
         "agent", description="server runs the control plane; agents only run workloads"
     )
@@ -200,7 +203,8 @@ class BaremetalHost(Strict):
 
 
 class Airgap(Strict):
-    """Local copies of what a connected install downloads, for hosts without internet."""
+    """Local copies of what a connected install downloads, for hosts without internet
+    (relative paths are read from the spec's folder)."""
 
     binary: str = Field(..., description="local path of the distribution's binary")
     images: str = Field(..., description="local path of the distribution's image tarball")

@@ -6,7 +6,8 @@
     init()              terraform init -input=false          (skipped when nothing changed)
     plan(destroy=False) terraform plan -input=false -json -out=kfstack.tfplan -> PlanSummary
     show_plan()         terraform show -json kfstack.tfplan  -> PlanSummary
-    apply(plan)         terraform apply -input=false -json kfstack.tfplan
+    apply(plan)         terraform apply -input=false -json kfstack.tfplan  (that plan only:
+                        a replaced plan file or a plan terraform calls stale -> StalePlanError)
     apply_auto()        terraform apply -input=false -json -auto-approve (nobody reviews)
     output()            terraform output -json
     validate()          terraform validate -json
@@ -22,12 +23,15 @@ writes what it created to the state), then raise `Interrupted`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import logging
 import os
+import pwd
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -62,6 +66,11 @@ class StateLockedError(ToolError):
     """Another run holds the Terraform state lock."""
 
 
+class StalePlanError(ToolError):
+    """The saved plan can no longer be applied as shown: the state changed after it was
+    made (terraform refuses it), or the plan file was replaced by another plan."""
+
+
 @dataclass
 class Diagnostic:
     severity: str
@@ -88,6 +97,8 @@ class PlanSummary:
     changes: list[dict[str, Any]] = field(default_factory=list)
     output_changes: list[str] = field(default_factory=list)
     plan_file: str | None = None
+    # sha256 of the saved plan file when it was summarised: apply refuses any other file.
+    plan_digest: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -186,7 +197,7 @@ class Terraform:
         self.directory = Path(directory)
         self.reporter = reporter or Reporter()
         self.extra_env = dict(env or {})
-        # Set by apply_auto(): the outputs its stream reported, when complete.
+        # Set by apply() and apply_auto(): the outputs their stream reported, when complete.
         self.applied_outputs: dict[str, Any] | None = None
 
     @classmethod
@@ -263,6 +274,7 @@ class Terraform:
         events = self._stream(argv, label=label, total=None)
         summary = self.show_plan() if show else PlanSummary.from_events(events)
         summary.plan_file = str(self.directory / PLAN_FILE)
+        summary.plan_digest = _file_digest(self.directory / PLAN_FILE)
         return summary
 
     def show_plan(self) -> PlanSummary:
@@ -278,15 +290,26 @@ class Terraform:
         return PlanSummary.from_show(json.loads(proc.stdout))
 
     def apply(self, summary: PlanSummary, *, label: str = "apply") -> None:
-        """Apply the saved plan `summary` came from.
+        """Apply the saved plan `summary` came from, and only that one.
 
         Raises:
-            ToolError: a resource failed (the diagnostic names it), or the plan is stale.
+            StalePlanError: the state changed since the plan (terraform refuses it), or
+                the plan file is no longer the one `summary` describes (another plan
+                in this directory replaced it).
+            ToolError: a resource failed (the diagnostic names it).
             StateLockedError: another run holds the state lock.
             Interrupted: Ctrl-C (terraform was stopped gracefully first).
         """
         argv = [self.binary, "apply", "-input=false", "-json", PLAN_FILE]
-        self._stream(argv, label=label, total=summary.operations)
+        plan_path = self.directory / PLAN_FILE
+        if summary.plan_digest is not None and _file_digest(plan_path) != summary.plan_digest:
+            raise StalePlanError(
+                f"the saved plan {plan_path} is not the one that was shown: another plan "
+                "in this work directory replaced it",
+                command=argv,
+                hint="plan again and review the new plan",
+            )
+        self._remember_outputs(self._stream(argv, label=label, total=summary.operations))
 
     def apply_auto(self, *, label: str = "apply") -> PlanSummary:
         """Plan and apply in one `terraform apply -auto-approve`, for runs nobody reviews
@@ -301,15 +324,18 @@ class Terraform:
         """
         argv = [self.binary, "apply", "-input=false", "-json", "-auto-approve"]
         events = self._stream(argv, label=label, total=None)
-        # The stream ends with the outputs' values, in `terraform output -json`'s shape,
-        # unless one is sensitive (then only `output` can read it).
+        self._remember_outputs(events)
+        return PlanSummary.from_events(events)
+
+    def _remember_outputs(self, events: list[dict[str, Any]]) -> None:
+        # An apply's stream ends with the outputs' values, in `terraform output -json`'s
+        # shape, unless one is sensitive (then only `output` can read it).
         final = [e["outputs"] for e in events if e.get("type") == "outputs"][-1:]
         self.applied_outputs = (
             final[0]
             if final and all("value" in o and not o.get("sensitive") for o in final[0].values())
             else None
         )
-        return PlanSummary.from_events(events)
 
     def apply_direct(self, extra_args: list[str], *, label: str = "apply") -> None:
         """`terraform apply -auto-approve` with `extra_args` (e.g. `-target=...`), for
@@ -423,6 +449,7 @@ class Terraform:
         """Run a `-json` command, turning its events into progress and its errors into
         exceptions. Returns the events that describe the plan (changes and outputs)."""
         LOG.debug("running %s in %s", " ".join(argv), self.directory)
+        started = time.time()
         proc = self._popen(argv)
         progress = _Progress(self.reporter, label, total)
         diagnostics: list[Diagnostic] = []
@@ -465,7 +492,16 @@ class Terraform:
         tail = stderr or "\n".join(raw_tail)
         lock = next((d for d in errors if "state lock" in d.summary.lower()), None)
         if lock is not None:
-            raise _lock_error(lock, argv, proc.returncode, self.directory)
+            raise _lock_error(lock, argv, proc.returncode, self.directory, started)
+        # terraform's own wording (internal/backend/local/backend_local.go, 1.x).
+        stale = next((d for d in errors if "saved plan is stale" in d.summary.lower()), None)
+        if stale is not None:
+            raise StalePlanError(
+                f"{self.name} {argv[1]} refused the saved plan: {stale.render()}",
+                command=argv,
+                exit_code=proc.returncode,
+                hint="plan again and review the new plan",
+            )
         if errors:
             raise ToolError(
                 f"{self.name} {argv[1]} failed:\n  " + "\n  ".join(d.render() for d in errors),
@@ -529,7 +565,9 @@ class _Progress:
             self._report(f"{address} ({hook.get('elapsed_seconds', 0)}s)")
         elif kind in ("apply_complete", "apply_errored") and address:
             self.current.pop(address, None)
-            self.done += 1
+            # Data sources read during apply have hooks too, but no planned change to count.
+            if hook.get("action") != "read":
+                self.done += 1
             self._report(f"{'done' if kind == 'apply_complete' else 'failed'} {address}")
         elif kind == "planned_change":
             # A one-step apply announces its plan first; its operations are the total.
@@ -566,11 +604,29 @@ def _diagnostic(raw: dict[str, Any]) -> Diagnostic:
 _LOCK_FIELD = re.compile(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*)$", re.MULTILINE)
 
 
-def _lock_error(lock: Diagnostic, argv: list[str], code: int, directory: Path) -> StateLockedError:
+def _lock_error(
+    lock: Diagnostic, argv: list[str], code: int, directory: Path, started: float | None = None
+) -> StateLockedError:
     fields = dict(_LOCK_FIELD.findall(lock.detail))
     lock_id = fields.get("ID", "unknown")
     who = fields.get("Who", "another process")
     since = fields.get("Created", "an unknown time")
+    if started is not None and _taken_by_this_command(who, since, started):
+        # Seen against the AWS emulator (TF_LOG): the lock's conditional PutItem got no
+        # answer, the AWS SDK sent it again, and the retry found the item the first
+        # attempt had stored. DynamoDB behaves the same when an answer is lost.
+        return StateLockedError(
+            f"the state lock (lock id {lock_id}, {who}, {since}) was taken by this very "
+            f"{Path(argv[0]).name} {argv[1]}: a lock request whose answer was lost was sent "
+            "again and found the lock its first attempt had stored",
+            command=argv,
+            exit_code=code,
+            hint=(
+                "unless another kfstack run on this host started at the same moment, "
+                f"release it with `terraform -chdir={directory} force-unlock {lock_id}` and "
+                "run the command again"
+            ),
+        )
     return StateLockedError(
         f"another kfstack run holds the state lock (lock id {lock_id}, held by {who} "
         f"since {since}, operation {fields.get('Operation', 'unknown')})",
@@ -581,6 +637,29 @@ def _lock_error(lock: Diagnostic, argv: list[str], code: int, directory: Path) -
             f"lock with `terraform -chdir={directory} force-unlock {lock_id}`"
         ),
     )
+
+
+_CREATED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(\.\d+)? \+0000 UTC$")
+
+
+def _taken_by_this_command(who: str, created: str, started: float) -> bool:
+    """Whether terraform's lock info says this user on this host took the lock after
+    `started` (this command's start, epoch seconds); terraform writes `Who` as
+    user@hostname and `Created` in UTC."""
+    match = _CREATED.match(created.strip())
+    # Go's user.Current() reads the password database, not $USER.
+    if match is None or who != f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}":
+        return False
+    stamp = _dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
+    seconds = stamp.replace(tzinfo=_dt.UTC).timestamp() + float(match.group(2) or 0)
+    return seconds >= started
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def _strip_boxes(text: str) -> str:
