@@ -14,11 +14,14 @@ with the load average beside them (a loaded 2-core machine is noisy: compare rat
 never seconds). A' is the plain build again with the Go settings kfstack gives its own
 kustomize builds (platform/kustomize.py GO_ENV), so the tuning's share of B/A shows.
 
-Measured 2026-12-03, 26.03, 2 cores shared with other work (load 2.7-3.4), 3 rounds:
-A 8.23 s, B 7.55 s, C 0.29 s: B/A 0.86, C/B 0.04, B/A' 1.42. Before this work (lead,
-idle machine) B/A was 1.15. kfstack's own CPU per cold render went from ~4.3 s to
-~1.2 s (yaml-rs, kustomize's text kept); GOGC=400 took the builds' CPU from ~8.1 s to
-~6.1 s; a plain `kustomize build example` itself uses ~1.5 cores (8.6 s CPU in 5.7 s).
+Measured 2026-12-03, 26.03, 2 cores shared with other engineers' work, 3 rounds each:
+  load ~1:    A 5.57 s, B 3.85 s, C 0.27 s: B/A 0.69, C/B 0.07, B/A' 0.87
+  load ~3:    A 8.23 s, B 7.55 s, C 0.29 s: B/A 0.86, C/B 0.04, B/A' 1.42
+  GOGC=100 for both (kfstack's Python work alone), load 1.3-2.8: B/A 1.00 (0.94-1.13)
+Before this work B/A was 1.15 (lead, idle machine). kfstack's own CPU per cold render
+went from ~4.3 s to ~1.2 s (yaml-rs, kustomize's text kept); GOGC=400 took the builds'
+CPU from ~8.1 s to ~6.1 s. A plain `kustomize build example` itself keeps ~1.5 cores
+busy (8.6 s of CPU in 5.7 s), so B/A <= 1 needs less CPU, not only more parallelism.
 
     .venv/bin/python scripts/bench_render.py [--version 26.03] [--rounds 3]
 

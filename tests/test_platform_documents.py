@@ -1,6 +1,7 @@
-"""Reading kustomize's output fast without reading it differently: every document parses
-to what PyYAML's safe loader (YAML 1.1, like the API server's decoder) makes of it, and
-an object post-render leaves alone is written exactly as kustomize printed it."""
+"""The render's speed measures change nothing they touch: every document parses to what
+PyYAML's safe loader (YAML 1.1, like the API server's decoder) makes of it, an object
+post-render leaves alone is written exactly as kustomize printed it, builds are ordered
+by the time each took last, and a GOGC the user set wins over kfstack's."""
 
 from __future__ import annotations
 
