@@ -11,6 +11,10 @@ from installer.cli import cli
 AWS = (
     "name: x\ntarget: aws\naws: {region: us-east-1}\nnode_pools:\n- {name: sys, min: 1, max: 2}\n"
 )
+BAREMETAL = (
+    "name: x\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+    "  - {name: s, address: 192.0.2.10, user: u, ssh_key: /k, role: server}\n"
+)
 
 
 def validate(tmp_path, text: str, *args: str):
@@ -66,6 +70,11 @@ def validate(tmp_path, text: str, *args: str):
             "existing.rwx_class",
         ),
         (
+            BAREMETAL + "storage: {snapshots: true}\n",
+            "storage.snapshots",
+            "set storage.rwx: true with baremetal.nfs, or storage.snapshots: false",
+        ),
+        (
             AWS + "kubeflow:\n  auth:\n    connectors:\n    - {type: github, client_id: abc}\n",
             "kubeflow.auth.connectors[0].client_secret",
             "no secret reference",
@@ -83,6 +92,22 @@ def test_an_impossible_spec_exits_2_naming_the_field(tmp_path, text, path, words
     line = next((ln for ln in result.output.splitlines() if ln.startswith(f"  - {path}: ")), None)
     assert line is not None, result.output
     assert words in line
+
+
+def test_snapshots_on_bare_metal_with_nfs_validate(tmp_path):
+    text = BAREMETAL + (
+        "  nfs: {server: 192.0.2.20, path: /export}\nstorage: {rwx: true, snapshots: true}\n"
+    )
+    result = validate(tmp_path, text)
+    assert result.exit_code == 0, result.output
+
+
+def test_snapshots_on_an_existing_cluster_warn_that_the_cluster_brings_its_own(tmp_path):
+    result = validate(
+        tmp_path, "name: x\ntarget: existing\nexisting: {}\nstorage: {snapshots: true}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "storage.snapshots: kfstack installs no snapshot controller" in result.output
 
 
 def test_gke_below_standard_support_warns_unless_the_extended_channel_is_chosen(tmp_path):

@@ -9,6 +9,7 @@ message points at one, the file at fault.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ TIMEOUT = 300
 # Plain-YAML add-ons (the NVIDIA static manifest, csi-driver-nfs) are files outside the
 # component folder, which kustomize only loads with this flag.
 _FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
+# Go's collector, tuned for short builds: kustomize spends a quarter of its CPU collecting
+# at the default GOGC=100. At 400 the 21 component builds of a full 26.03 platform took
+# 6.1 s of CPU instead of 8.1 s, the largest (KServe) peaking at 460 MB instead of
+# 250 MB (2026-12-03, /usr/bin/time); the soft memory limit makes Go collect harder
+# before a build could grow past it. Settings the user made are kept.
+GO_ENV = {"GOGC": "400", "GOMEMLIMIT": "2GiB"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,9 @@ class Kustomize:
         cmd = [*self.argv, str(directory)]
         LOG.debug("running %s", " ".join(cmd))
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=TIMEOUT, env=build_env()
+            )
         except subprocess.TimeoutExpired:
             raise BuildError(
                 component, directory, f"kustomize timed out after {TIMEOUT}s", "", display
@@ -57,6 +66,16 @@ class Kustomize:
         for line in proc.stderr.splitlines():
             LOG.debug("kustomize %s: %s", component, line)
         return proc.stdout
+
+
+def build_env() -> dict[str, str]:
+    """The environment kustomize builds run in: this one, plus `GO_ENV` where the user
+    set neither GOGC nor the variable itself."""
+    env = dict(os.environ)
+    if "GOGC" not in env:
+        for key, value in GO_ENV.items():
+            env.setdefault(key, value)
+    return env
 
 
 class BuildError(KfstackError):

@@ -42,6 +42,10 @@ class PostResult:
     secrets: list[dict[str, Any]]
     images: list[str] = field(default_factory=list)  # as upstream names them, sorted
     pull_namespaces: list[str] = field(default_factory=list)  # pods given the pull secret
+    # Per kept object: its position among the input objects, and whether it was changed
+    # (an unchanged one can be written as kustomize printed it).
+    origins: list[int] = field(default_factory=list)
+    edited: list[bool] = field(default_factory=list)
 
 
 def secret_id(namespace: str, name: str, key: str) -> str:
@@ -99,10 +103,10 @@ def process(
     mirror: str | None,
     pull_secret: bool,
 ) -> PostResult:
-    kept, secrets = [], []
+    kept, secrets, origins, edited = [], [], [], []
     images: set[str] = set()
     pull_namespaces: set[str] = set()
-    for obj in objects:
+    for index, obj in enumerate(objects):
         if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
             meta = obj.get("metadata") or {}
             ns, name = meta.get("namespace") or "default", str(meta.get("name"))
@@ -113,16 +117,21 @@ def process(
             )
             secrets.append(secret_entry(obj, sources))
             continue
-        _walk_images(obj, images, mirror)
+        changed = _walk_images(obj, images, mirror)
         if obj.get("kind") == "ConfigMap":
-            _configmap_images(obj, images, mirror)
+            changed = _configmap_images(obj, images, mirror) or changed
         if pull_secret and mirror:
             spec = pod_spec(obj)
             if spec is not None:
                 spec["imagePullSecrets"] = [{"name": PULL_SECRET}]
                 pull_namespaces.add((obj.get("metadata") or {}).get("namespace") or "default")
+                changed = True
         kept.append(obj)
-    return PostResult(kept, secrets, sorted(images), sorted(pull_namespaces))
+        origins.append(index)
+        edited.append(changed)
+    return PostResult(
+        kept, secrets, sorted(images), sorted(pull_namespaces), origins=origins, edited=edited
+    )
 
 
 def pull_secret_entry(namespace: str, source: dict[str, str]) -> dict[str, Any]:
@@ -158,13 +167,16 @@ def _looks_like_image(value: str) -> bool:
     )
 
 
-def _walk_images(value: Any, found: set[str], mirror: str | None) -> None:
+def _walk_images(value: Any, found: set[str], mirror: str | None) -> bool:
+    """Collect (and with a mirror, rewrite) the images under `value`; True if rewritten."""
+    changed = False
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "image" and isinstance(item, str) and _looks_like_image(item):
                 found.add(item)
                 if mirror:
                     value[key] = mirror_name(item, mirror)
+                    changed = True
             elif key == "env" and isinstance(item, list):
                 for env in item:
                     val = env.get("value") if isinstance(env, dict) else None
@@ -177,15 +189,17 @@ def _walk_images(value: Any, found: set[str], mirror: str | None) -> None:
                         found.add(val)
                         if mirror:
                             env["value"] = mirror_name(val, mirror)
-                _walk_images(item, found, mirror)
+                            changed = True
+                changed = _walk_images(item, found, mirror) or changed
             else:
-                _walk_images(item, found, mirror)
+                changed = _walk_images(item, found, mirror) or changed
     elif isinstance(value, list):
         for item in value:
-            _walk_images(item, found, mirror)
+            changed = _walk_images(item, found, mirror) or changed
+    return changed
 
 
-def _configmap_images(obj: dict[str, Any], found: set[str], mirror: str | None) -> None:
+def _configmap_images(obj: dict[str, Any], found: set[str], mirror: str | None) -> bool:
     """Image references inside ConfigMap data (spawner options, KServe/Katib configs).
 
     A registry host (with a dot) and a tag or digest are required, so paths and URLs in
@@ -193,6 +207,7 @@ def _configmap_images(obj: dict[str, Any], found: set[str], mirror: str | None) 
     upstream's formatting, which controllers parse, is kept.
     """
     data = obj.get("data") or {}
+    changed = False
     for key, text in list(data.items()):
         if not isinstance(text, str):
             continue
@@ -202,3 +217,5 @@ def _configmap_images(obj: dict[str, Any], found: set[str], mirror: str | None) 
         found.update(hits)
         if mirror:
             data[key] = _TEXT_IMAGE.sub(lambda m: mirror_name(m.group(1), mirror), text)
+            changed = True
+    return changed

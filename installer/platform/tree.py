@@ -5,13 +5,15 @@
     ├── <NNN>-<component>/
     │   ├── kustomization.yaml     the generated overlay (reviewable source)
     │   ├── ...                    patches, generated resources
-    │   ├── manifests.yaml         every object, rendered and validated, sorted
+    │   ├── manifests.yaml         every object, rendered and validated, in kustomize's order
     │   └── secrets.yaml           Secrets by name and where each value comes from
     └── (lock file beside platform/, written by render)
 
-`manifests.yaml` never holds a secret value and may hold pending values, written as
-`((kfstack:infra.<field>))`, that only the infrastructure's outputs can fill. The
-engine reads a component through `PlatformTree.objects()`, which fills pending values
+Each object in `manifests.yaml` is the text kustomize printed for it, or, when
+post-render changed it (a mirrored image, a pull secret), its new content dumped with
+sorted keys. `manifests.yaml` never holds a secret value and may hold pending values,
+written as `((kfstack:infra.<field>))`, that only the infrastructure's outputs can fill.
+The engine reads a component through `PlatformTree.objects()`, which fills pending values
 from `InfraOutputs` and turns `secrets.yaml` into Secret objects from the secret store.
 
 secrets.yaml is a list of:

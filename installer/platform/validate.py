@@ -224,6 +224,9 @@ def check_objects(
 ) -> list[Problem]:
     """Schema problems of one component's objects (built-in or CRD schemas)."""
     problems = []
+    # A CRD's schema is serialised once per call, not once per object: the JSON of a big
+    # schema (KServe's, Istio's) costs more than checking a small custom resource.
+    by_crd: dict[int, Any] = {}
     for obj in objects:
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
         desc = describe(obj)
@@ -234,7 +237,10 @@ def check_objects(
         crd = crds.get((group, version, kind))
         validator = None
         if crd is not None:
-            validator = _crd_validator(json.dumps(crd["schema"], sort_keys=True))
+            validator = by_crd.get(id(crd))
+            if validator is None:
+                validator = _crd_validator(json.dumps(crd["schema"], sort_keys=True))
+                by_crd[id(crd)] = validator
         else:
             validator = builtin_validator(k8s_schema, api_version, kind)
         if validator is None:

@@ -517,6 +517,21 @@ def _check_storage(spec: m.Spec, found: Findings) -> None:
             "the RWX class needs a name of its own",
             "give storage.rwo_class and storage.rwx_class different names",
         )
+    if spec.storage.snapshots and spec.target == "baremetal" and not spec.storage.rwx:
+        # local-path volumes cannot be snapshotted; the snapshot class kfstack renders on
+        # bare metal belongs to the NFS CSI driver, which comes with the RWX class.
+        found.error(
+            "storage.snapshots",
+            "bare metal takes snapshots only of NFS volumes (the local-path RWO class has"
+            " no snapshot support), and the NFS driver comes with the RWX class",
+            "set storage.rwx: true with baremetal.nfs, or storage.snapshots: false",
+        )
+    if spec.storage.snapshots and spec.target == "existing":
+        found.warn(
+            "storage.snapshots",
+            "kfstack installs no snapshot controller or VolumeSnapshotClass on an existing"
+            " cluster; the cluster's own snapshot setup (if any) is used",
+        )
     if not spec.storage.rwx:
         return
     if spec.target == "baremetal" and spec.baremetal and spec.baremetal.nfs is None:
