@@ -431,6 +431,9 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
 
 def _pod_refs(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, name) of the ConfigMaps and Secrets a pod cannot start without."""
+    # The simulator's kubelet has its own reading of the same rule on purpose: it is
+    # the oracle the engine is tested against, and a shared helper would make the two
+    # agree by construction.
     refs = []
     volumes = list(spec.get("volumes") or [])
     for vol in list(volumes):

@@ -1271,6 +1271,8 @@ def _next_retry(waited: float, policy: dict | None) -> float:
 
 def _pod_refs(pod: dict) -> list[tuple[str, str]]:
     """The ConfigMaps and Secrets a pod cannot start without (non-optional references)."""
+    # Kept apart from installer.engine.needs on purpose: the simulator is what the
+    # engine is tested against, so it must not borrow the engine's reading.
     refs = []
     for vol in pod.get("volumes") or []:
         if "secret" in vol and not vol["secret"].get("optional"):
