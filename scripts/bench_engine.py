@@ -4,6 +4,8 @@ simulator (same timing model and clock scale) with the same 26.03 manifests.
 
     .venv/bin/python scripts/bench_engine.py [--scale 0.1] [--only-bound]
 
+Uses ../shared when present, else the pinned release kfstack downloads and verifies.
+
 Targets: engine <= 0.5x loop, engine <= 1.15x the critical path. Prints measured
 seconds, the ratios, and exits 1 if any run finished before the model's floor (then it
 is no lower bound).
@@ -106,6 +108,8 @@ sys.path.insert(0, str(REPO))
 from installer import engine, kube  # noqa: E402
 from installer.engine import waits  # noqa: E402
 from installer.engine.apply import _order_key  # noqa: E402
+from installer.platform import sources as _sources  # noqa: E402
+from installer.platform import vendor as _vendor  # noqa: E402
 from installer.simcluster import ClusterState, load_timing  # noqa: E402
 from installer.simcluster.resources import BUILTIN, ResourceType  # noqa: E402
 from installer.simcluster.state import Stored, _pod_refs  # noqa: E402
@@ -488,22 +492,31 @@ def _key(o: dict) -> tuple[str, str, str]:
     return (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
+def release_copy(version: str, cache: Path) -> tuple[Path, Path]:
+    """(release dir, remote bases dir): ../shared's copies when present, else the release
+    kfstack itself downloads, verifies and vendors (remote URLs already rewritten)."""
+    shared = find_shared()
+    if shared is not None:
+        manifests = shared / "kubeflow-manifests"
+        return manifests / version, manifests / "remote"
+    bundle = _vendor.prepare(_sources.Sources(cache=cache), version)
+    return bundle.kubeflow, bundle.root / "remote"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--release", default="26.03")
     parser.add_argument("--only-bound", action="store_true", help="print the bound and stop")
     args = parser.parse_args()
-    shared = find_shared()
-    if shared is None:
-        print("needs shared/kubeflow-manifests beside the repository", file=sys.stderr)
-        return 2
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        manifests = shared / "kubeflow-manifests"
-        tree = build_tree(
-            manifests / args.release, manifests / "remote", tmp / "platform", work=tmp
-        )
+        try:
+            release_dir, remote_dir = release_copy(args.release, tmp / "cache")
+        except _sources.DownloadUnavailable as exc:
+            print(f"no ../shared copies and the download failed: {exc.message}", file=sys.stderr)
+            return 2
+        tree = build_tree(release_dir, remote_dir, tmp / "platform", work=tmp)
         bound, bound_readme, last = critical_path(tree, args.scale)
         ordered, _, ordered_last = critical_path(tree, args.scale, ordered=True)
         sim = args.scale
