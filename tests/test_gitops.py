@@ -459,11 +459,14 @@ def test_spec_validation_names_the_gitops_field_and_exits_2(tmp_path):
 
 
 @pytest.fixture
-def cli_site(site, monkeypatch, platform_cache):
-    if SHARED is None:
-        pytest.skip("needs the ../shared offline copies for a CLI render")
+def cli_site(site, monkeypatch, platform_cache, kubeflow_release):
+    """`site` with the CLI pointed at the session cache: the ../shared copies when present,
+    else kfstack's own download, already in that cache."""
     monkeypatch.setenv("KFSTACK_CACHE_DIR", str(platform_cache))
-    monkeypatch.setenv("KFSTACK_ADDONS_DIR", str(SHARED / "addon-manifests"))
+    if SHARED is None:
+        kubeflow_release("26.03")  # fills platform_cache, or skips when it cannot download
+    else:
+        monkeypatch.setenv("KFSTACK_ADDONS_DIR", str(SHARED / "addon-manifests"))
     return site
 
 
@@ -473,9 +476,10 @@ def test_render_commit_reports_the_sha_and_no_secret_value_is_anywhere_in_histor
     oidc = "oidc-" + os.urandom(8).hex()
     monkeypatch.setenv("KFT_OIDC", oidc)
     data = yaml.safe_load((EXAMPLES / "existing.yaml").read_text())
-    data["kubeflow"]["manifests"] = str(
-        SHARED / "kubeflow-manifests" / data["kubeflow"]["version"]
-    )
+    if SHARED is not None:
+        data["kubeflow"]["manifests"] = str(
+            SHARED / "kubeflow-manifests" / data["kubeflow"]["version"]
+        )
     data["kubeflow"]["domain"] = "kf.example.com"
     data["kubeflow"]["auth"] = {
         "connectors": [
@@ -553,17 +557,19 @@ def test_apply_from_git_with_only_infra_exits_2_before_touching_anything(site):
     assert not (site / ".kfstack" / "demo-dev").exists()
 
 
-def test_apply_from_git_applies_the_tree_as_committed_on_the_simulated_cluster(site):
-    if SHARED is None or shutil.which("kubectl") is None:
-        pytest.skip("needs ../shared/kubeflow-manifests and kubectl to build a tree")
+def test_apply_from_git_applies_the_tree_as_committed_on_the_simulated_cluster(
+    site, kubeflow_release
+):
+    if shutil.which("kubectl") is None:
+        pytest.skip("needs kubectl to build a tree")
     from platform_trees import build_tree
 
     from installer.simcluster import SimCluster
 
-    manifests = SHARED / "kubeflow-manifests"
+    release_dir, remote_dir = kubeflow_release("26.03")
     build_tree(
-        manifests / "26.03",
-        manifests / "remote",
+        release_dir,
+        remote_dir,
         site / "render" / "platform",
         work=site / "work",
         platform="demo-dev",
