@@ -45,7 +45,9 @@ done
 
 [ "$(id -u)" = 0 ] || die "must run as root; give the SSH user passwordless sudo"
 case "$role" in server | agent) ;; *) die "--role must be server or agent" ;; esac
-[ -n "$node_name" ] && [ -n "$version" ] && [ -n "$staging" ] || die "--node-name, --version and --staging are required"
+if [ -z "$node_name" ] || [ -z "$version" ] || [ -z "$staging" ]; then
+  die "--node-name, --version and --staging are required"
+fi
 [ "$role" = server ] || [ -n "$server_url" ] || die "an agent needs --server-url"
 token_file=/etc/rancher/k3s/kfstack-token
 # A re-run by hand may find the token already moved into place by the first run.
