@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from installer import credentials, tools
+from installer.spec import paths as spec_paths
 from installer.spec.model import Spec
 
 LOG = logging.getLogger("kfstack.doctor")
@@ -65,7 +66,7 @@ def checks(spec: Spec | None) -> list[Check]:
     for cloud, detect in (("aws", _aws), ("gcp", _gcp), ("azure", _azure)):
         found.append(detect(required=target == cloud))
     if spec is not None and spec.existing is not None:
-        found.append(_kubeconfig(spec.existing.kubeconfig))
+        found.append(_kubeconfig(spec, spec.existing.kubeconfig))
     return found
 
 
@@ -80,7 +81,7 @@ def problems(found: list[Check]) -> list[Check]:
 def _engine(spec: Spec | None) -> Check:
     required = spec is None or spec.target != "existing"
     constraint = spec.engine.version if spec else DEFAULT_ENGINE_CONSTRAINT
-    names = [spec.engine.binary] if spec else ["terraform", "tofu"]
+    names = [spec.engine_command()] if spec else ["terraform", "tofu"]
     tool = next((t for t in map(tools.find, names) if t is not None), None)
     label = "engine (" + " or ".join(n.split("/")[-1] for n in names) + ")"
     hint = tools.INSTALL_HINTS.get(names[0].split("/")[-1], f"install {names[0]}")
@@ -88,6 +89,9 @@ def _engine(spec: Spec | None) -> Check:
         other = {"terraform": "tofu", "tofu": "terraform"}.get(names[0].split("/")[-1])
         if spec is not None and other and tools.find(other) is not None:
             hint = f"{other} is installed: set engine.binary: {other} in the spec, or {hint}"
+        if spec is not None and not spec_paths.is_command_name(spec.engine.binary):
+            missing = spec_paths.not_found("engine.binary", spec.engine.binary, spec.base_dir)
+            return Check(label, False, required, missing.message, hint)
         return Check(label, False, required, "not found on PATH", hint)
     try:
         good = tool.version is not None and tools.satisfies(tool.version, constraint)
@@ -204,14 +208,9 @@ def _found(found: credentials.Found, *, required: bool) -> Check:
     )
 
 
-def _kubeconfig(path: str) -> Check:
-    resolved = Path(path).expanduser()
+def _kubeconfig(spec: Spec, written: str) -> Check:
+    resolved = spec.local_path(written)
     if resolved.is_file():
         return Check("kubeconfig", True, True, str(resolved))
-    return Check(
-        "kubeconfig",
-        False,
-        True,
-        f"{resolved} does not exist",
-        "set existing.kubeconfig to the cluster's kubeconfig file",
-    )
+    missing = spec_paths.not_found("existing.kubeconfig", written, spec.base_dir)
+    return Check("kubeconfig", False, True, missing.message, missing.hint or "")

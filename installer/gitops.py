@@ -44,7 +44,8 @@ from typing import Any
 from installer import __version__, redact
 from installer.console import Reporter
 from installer.errors import KfstackError, ToolError, ToolMissingError, UserError
-from installer.secrets import SecretStore
+from installer.secrets import SecretStore, spec_refs
+from installer.spec import paths as spec_paths
 from installer.spec.model import SecretRef, Spec, git_url_scheme
 from installer.workdir import Workdir
 
@@ -230,6 +231,7 @@ class _Repo:
     url: str
     display: str
     local: Path | None
+    base: Path  # the spec's folder, which a relative local repository is read from
     branch: str
     path: str
     clone: Path
@@ -245,8 +247,9 @@ class _Repo:
             )
         git = spec.gitops
         url, local = git.repository, None
+        base = Path(spec_path).resolve().parent
         if git_url_scheme(url) is None:
-            local = (Path(spec_path).resolve().parent / os.path.expanduser(url)).resolve()
+            local = spec_paths.resolve(url, base).resolve()
             url = str(local)
         env = {
             **os.environ,
@@ -259,7 +262,9 @@ class _Repo:
         }
         remote_args: list[str] = []
         if git.credential is not None:
-            token = SecretStore(workdir.secrets).resolve(git.credential, field="gitops.credential")
+            token = SecretStore(workdir.secrets, spec=spec).resolve(
+                git.credential, field="gitops.credential"
+            )
             env.update(KFSTACK_GIT_USERNAME=git.username, KFSTACK_GIT_PASSWORD=token)
             # The empty helper first drops the user's helpers for this one call.
             remote_args = ["-c", "credential.helper=", "-c", f"credential.helper={_CRED_HELPER}"]
@@ -267,6 +272,7 @@ class _Repo:
             url=url,
             display=git.repository,
             local=local,
+            base=base,
             branch=git.branch,
             path=git.target_path(spec.name, spec.environment),
             clone=workdir.gitops / "repo",
@@ -351,7 +357,14 @@ class _Repo:
             env=self.env,
             check=False,
         )
-        if not self.local.is_dir() or probe.returncode != 0:
+        if not self.local.is_dir():
+            raise spec_paths.not_found(
+                "gitops.repository",
+                self.display,
+                self.base,
+                hint=f"create it with `git init --bare {self.local}`, or fix the path",
+            )
+        if probe.returncode != 0:
             raise UserError(
                 f"gitops.repository: {self.local} is not a Git repository",
                 hint=f"create it with `git init --bare {self.local}`, or fix the path",
@@ -554,7 +567,7 @@ def _needles(spec: Spec, files: dict[str, Path], store: SecretStore) -> list[tup
     values: list[tuple[str, str]] = [
         ("a generated secret", value) for value in store.known_values()
     ]
-    refs: dict[str, SecretRef] = {ref.describe(): ref for ref in _spec_refs(spec)}
+    refs: dict[str, SecretRef] = {ref.describe(): ref for _, ref in spec_refs(spec)}
     platform = files.get("platform")
     if platform is not None and platform.is_dir():
         import yaml
@@ -566,7 +579,7 @@ def _needles(spec: Spec, files: dict[str, Path], store: SecretStore) -> list[tup
                         ref = SecretRef(env=source.get("env"), file=source.get("file"))
                         refs[ref.describe()] = ref
     for label, ref in sorted(refs.items()):
-        value = _peek(ref)
+        value = store.peek(ref)
         if value:
             values.append((f"the secret {label}", value))
     needles = []
@@ -578,31 +591,6 @@ def _needles(spec: Spec, files: dict[str, Path], store: SecretStore) -> list[tup
         needles.append((label, raw))
         needles.append((f"{label} (base64)", base64.b64encode(raw)))
     return needles
-
-
-def _spec_refs(node: Any) -> list[SecretRef]:
-    from pydantic import BaseModel
-
-    if isinstance(node, SecretRef):
-        return [node]
-    found: list[SecretRef] = []
-    if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            found += _spec_refs(getattr(node, name))
-    elif isinstance(node, list | tuple):
-        for item in node:
-            found += _spec_refs(item)
-    return found
-
-
-def _peek(ref: SecretRef) -> str | None:
-    # A value that cannot be read now cannot be in the render either.
-    if ref.env is not None:
-        return os.environ.get(ref.env) or None
-    try:
-        return Path(os.path.expanduser(str(ref.file))).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
 
 
 def spec_digest(spec_path: Path) -> str:

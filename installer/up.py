@@ -153,7 +153,9 @@ class Environment:
     write_kubeconfig: Callable[[Spec, InfraOutputs, Path], Path]
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
-    secret_store: Callable[[Path], SecretStore] = SecretStore
+    # Called as secret_store(directory, spec=spec): the spec's `file:` references (also
+    # those copied into the tree) are read from the spec's folder.
+    secret_store: Callable[..., SecretStore] = SecretStore
     # The kubeconfig of a cluster that already exists before this run (None: no cluster).
     existing_kubeconfig: Callable[[Workdir], Path | None] | None = None
 
@@ -208,7 +210,7 @@ def up(
     workdir.ensure()
     progress = Progress.load(workdir.progress)
     result = UpResult(platform=spec.full_name, target=spec.target, sandbox=env.simulated)
-    store = env.secret_store(workdir.secrets)
+    store = env.secret_store(workdir.secrets, spec=spec)
     stack = stacks.for_spec(spec)
     has_infra = spec.target != "existing"
     infra_digest = _infra_digest(spec, stack) if has_infra else "none"

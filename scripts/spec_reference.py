@@ -41,6 +41,12 @@ allowed values. Paths use `.` for nested mappings and `[]` for list items. Cross
 rules (GPU model offered in the region, zones inside the region, one system pool, ...)
 are checked by `kfstack validate`; `kfstack schema` prints the same structure as JSON
 Schema for editors.
+
+Local paths (`kubeflow.manifests`, `existing.kubeconfig`, `baremetal.hosts[].ssh_key`,
+`baremetal.airgap.*`, `file:` secret references, a local `gitops.repository`, an
+`engine.binary` path) are read relative to the folder that holds the spec file, whatever
+the current directory; `~` is your home directory. The rendered platform tree and the
+lock file keep them as written, so they do not depend on where the checkout is.
 """
 
 

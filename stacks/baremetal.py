@@ -21,7 +21,6 @@ integration test checks they equal the module's `gpu_pools` output.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from installer import redact, tools
 from installer.errors import KfstackError, ToolError
 from installer.secrets import SecretStore
+from installer.spec import paths as spec_paths
 from installer.spec.model import GPU_TAINT, BaremetalHost, BaremetalTarget
 from installer.workdir import write_private
 from stacks.base import GpuPoolOutput, InfraOutputs, Stack, terraform_block
@@ -87,13 +87,6 @@ class K3sInputs(BaseModel):
     airgap: K3sAirgap | None = None
 
 
-def local_path(path: str) -> str:
-    """`path` with `~` expanded and made absolute, because Terraform reads it from the
-    root's own directory. `load_spec` has already anchored relative paths at the spec's
-    folder; only a spec built in code reaches here relative (then: the current directory)."""
-    return str(Path(os.path.expanduser(path)).resolve())
-
-
 def gpu_pool_name(model: str) -> str:
     """`A100-80GB` → `gpu-a100-80gb` (the module's output uses the same rule)."""
     return "gpu-" + re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
@@ -117,6 +110,24 @@ class BaremetalStack(Stack):
     def api_address(self) -> str:
         return self._block.api_address or self.init_server.address
 
+    def local_path(self, value: str) -> str:
+        """A local path of the spec, absolute: Terraform reads it from the root's own
+        directory (relative paths are the spec's folder's, see installer.spec.paths)."""
+        return str(self.spec.local_path(value).resolve())
+
+    def check_access(self) -> None:
+        """Check that the air-gap files exist, before Terraform's own check of them (which
+        names only the variable). SSH keys are not checked: a plan runs without them.
+
+        Raises:
+            UserError: an air-gap file is missing; names the field and both paths.
+        """
+        airgap = self._block.airgap
+        for name in ("binary", "images", "install_script"):
+            value = getattr(airgap, name) if airgap is not None else None
+            if value and not self.spec.local_path(value).is_file():
+                raise spec_paths.not_found(f"baremetal.airgap.{name}", value, self.spec.base_dir)
+
     def inputs(self) -> K3sInputs:
         block = self._block
         airgap = None
@@ -124,9 +135,9 @@ class BaremetalStack(Stack):
             # rules._check_baremetal insists on install_script in air-gap mode.
             assert block.airgap.install_script is not None
             airgap = K3sAirgap(
-                binary=local_path(block.airgap.binary),
-                images=local_path(block.airgap.images),
-                install_script=local_path(block.airgap.install_script),
+                binary=self.local_path(block.airgap.binary),
+                images=self.local_path(block.airgap.images),
+                install_script=self.local_path(block.airgap.install_script),
             )
         return K3sInputs(
             cluster_name=self.spec.full_name,
@@ -136,7 +147,7 @@ class BaremetalStack(Stack):
                     address=host.address,
                     port=host.port,
                     user=host.user,
-                    ssh_key=local_path(host.ssh_key),
+                    ssh_key=self.local_path(host.ssh_key),
                     role=host.role,
                     gpu_model=host.gpu,
                     gpu_count=host.gpu_count,
@@ -234,7 +245,7 @@ class BaremetalStack(Stack):
             "UserKnownHostsFile": str(known_hosts),
         }
         command = [ssh.path, *(f"-o{key}={value}" for key, value in options.items())]
-        command += ["-i", local_path(host.ssh_key), "-p", str(host.port)]
+        command += ["-i", self.local_path(host.ssh_key), "-p", str(host.port)]
         command += [f"{host.user}@{host.address}", *remote]
         LOG.debug("fetching %s from %s: %s", K3S_KUBECONFIG, host.name, command)
         try:

@@ -129,12 +129,14 @@ class Stack(ABC):
         return {}
 
     def check_access(self) -> None:
-        """Check, before any Terraform run, that the target's credentials are usable.
+        """Check, before any Terraform run, that the target's credentials are usable
+        (bare metal: that the air-gap files the spec names are there).
 
         The default checks nothing (targets whose access Terraform alone can judge).
 
         Raises:
             CredentialsError: credentials are missing or rejected (exit 2, with a hint).
+            UserError: a local file the target needs is missing (exit 2).
         """
         return None
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from installer.errors import UserError
+from installer.spec import paths as spec_paths
 from installer.spec.model import ExistingTarget, Spec
 from stacks import kubeconfig as _kubeconfig
 from stacks.base import InfraOutputs, Stack
@@ -68,7 +69,15 @@ class ExistingStack(Stack):
             UserError: the file is missing or not a kubeconfig, the context (or its
                 cluster or user) is not in it, or a referenced certificate is unreadable.
         """
-        source = Path(self.existing.kubeconfig).expanduser()
+        source = self.spec.local_path(self.existing.kubeconfig)
+        if not source.is_file():
+            raise spec_paths.not_found(
+                "existing.kubeconfig",
+                self.existing.kubeconfig,
+                self.spec.base_dir,
+                hint="set existing.kubeconfig to the file kubectl uses for the cluster "
+                "(a relative path is read from the spec's folder)",
+            )
         config = _read(source)
         name = self.existing.context or config.get("current-context")
         if not name:

@@ -172,7 +172,7 @@ def _apply_platform(  # noqa: ANN001
         tree,
         client,
         infra=infra_values,
-        store=SecretStore(wd.secrets),
+        store=SecretStore(wd.secrets, spec=spec),
         reporter=run.reporter,
         concurrency=concurrency,
     )

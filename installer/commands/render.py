@@ -158,7 +158,7 @@ def command(
             shutil.rmtree(tf_staging, ignore_errors=True)
 
     run.reporter.phase(4, steps, "secrets")
-    store = SecretStore(wd.ensure().secrets)
+    store = SecretStore(wd.ensure().secrets, spec=spec)
     counts = materialize_secrets(dest / "platform", store, run)
     run.reporter.ok(
         f"{counts['generated']} generated value(s) kept in {wd.secrets}, "

@@ -18,6 +18,7 @@ from installer import verify
 from installer.commands import common
 from installer.console import Run
 from installer.errors import UserError
+from installer.spec import paths as spec_paths
 from installer.spec.model import Spec
 from installer.verify.kube import KubeApi, RestKube
 from installer.workdir import Workdir
@@ -30,7 +31,11 @@ def kubeconfig_for(spec: Spec, wd: Workdir, given: str | None) -> Path:
     if given:
         path, source = Path(given).expanduser(), "--kubeconfig"
     elif spec.target == "existing":
-        path, source = Path(spec.existing.kubeconfig).expanduser(), "existing.kubeconfig"
+        written = spec.existing.kubeconfig
+        path = spec.local_path(written)
+        if not path.is_file():
+            raise spec_paths.not_found("existing.kubeconfig", written, spec.base_dir)
+        return path
     else:
         path, source = wd.kubeconfig, "the work directory"
     if not path.is_file():

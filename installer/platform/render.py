@@ -55,6 +55,7 @@ from installer.platform import targets as _targets
 from installer.platform import tree as _tree
 from installer.platform import validate as _validate
 from installer.platform import vendor as _vendor
+from installer.spec import paths as spec_paths
 from installer.spec.model import Spec
 from stacks.base import InfraOutputs
 
@@ -127,9 +128,24 @@ class Result:
 
 
 def sources_for(spec: Spec, *, offline: bool = False) -> _sources.Sources:
-    return _sources.Sources.for_manifests(
-        spec.kubeflow.manifests, spec.kubeflow.version, offline=offline
-    )
+    """Where the spec's release comes from: `kubeflow.manifests` (read from the spec's
+    folder when relative), else the cache or a download.
+
+    Raises:
+        UserError: `kubeflow.manifests` names no directory.
+    """
+    written = spec.kubeflow.manifests
+    release = spec.local_path(written) if written else None
+    if written and not release.is_dir():
+        raise spec_paths.not_found(
+            "kubeflow.manifests",
+            written,
+            spec.base_dir,
+            hint="point kubeflow.manifests at a checkout of kubeflow/manifests at the "
+            "release tag (a relative path is read from the spec's folder), or remove it "
+            "to download the release",
+        )
+    return _sources.Sources.for_manifests(release, spec.kubeflow.version, offline=offline)
 
 
 def render(

@@ -213,9 +213,11 @@ class Sources:
 
     @classmethod
     def for_manifests(
-        cls, manifests: str | None, version: str | None = None, **kwargs: Any
+        cls, manifests: str | Path | None, version: str | None = None, **kwargs: Any
     ) -> Sources:
-        """Sources for a spec's `kubeflow.manifests` (a release directory, or None).
+        """Sources for a spec's `kubeflow.manifests` (a release directory, or None; a
+        relative one is taken from the current directory, so callers holding a spec pass
+        `Spec.local_path` of it, as `render.sources_for` does).
 
         A local release directory may sit beside a `remote/` mirror (as the offline copies
         do: `<dir>/../remote/index.json`); add-ons come from `KFSTACK_ADDONS_DIR` if set.

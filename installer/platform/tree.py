@@ -23,7 +23,8 @@ secrets.yaml is a list of:
       type: Opaque                           # default Opaque
       data:                                  # key -> source, one of:
         OKTA_CLIENT_SECRET: {env: OKTA_SECRET}           # env var at apply time
-        GOOGLE_CLIENT_SECRET: {file: /path/secret}       # file at apply time
+        GOOGLE_CLIENT_SECRET: {file: keys/google}        # file at apply time, as in the spec
+                                                         # (relative: from the spec's folder)
         password: {generated: admin-password}            # generated, kept in workdir
         hash: {generated: admin-password, transform: bcrypt}
         user: {value: root}                      # a non-secret literal upstream keeps

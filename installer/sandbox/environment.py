@@ -67,8 +67,8 @@ class SandboxSecretStore(SecretStore):
     value and never used outside the sandbox's own work directory.
     """
 
-    def __init__(self, directory: Path, reporter: Reporter) -> None:
-        super().__init__(directory)
+    def __init__(self, directory: Path, reporter: Reporter, *, spec: Spec | None = None) -> None:
+        super().__init__(directory, spec=spec)
         self.reporter = reporter
 
     def resolve(self, ref: SecretRef, *, field: str) -> str:
@@ -172,7 +172,9 @@ def environment(spec: Spec, workdir: Workdir, reporter: Reporter) -> Environment
         write_kubeconfig=write_kubeconfig,
         simulated=True,
         notes=[NOT_RUN],
-        secret_store=lambda directory: SandboxSecretStore(directory, reporter),
+        secret_store=lambda directory, spec=None: SandboxSecretStore(
+            directory, reporter, spec=spec
+        ),
         existing_kubeconfig=existing_kubeconfig,
     )
 

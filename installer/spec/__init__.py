@@ -7,9 +7,10 @@ Validation is offline and runs in four steps, each stopping at its first failure
     3. the typed model (`model`)       (types, unknown keys, per-field limits)
     4. cross-field rules (`rules`)     (against the shipped catalog; fills derived values)
 
-`load_spec` then anchors the spec's relative local file paths (bare-metal `ssh_key` and
-air-gap artifacts) at the spec's own directory, as every config file does, so a run
-from another directory reads the same files; `~` is left for the consumer to expand.
+`load_spec` then records the spec file's folder (`Spec.base_dir`): relative local paths
+in the spec (`kubeflow.manifests`, `existing.kubeconfig`, `file:` secret references, ...)
+are read from there wherever kfstack runs, and stay as written in the spec so nothing
+rendered from it depends on the checkout's location (installer.spec.paths).
 
 Every failure becomes one `SpecError` that lists each offending field by its path
 (`node_pools[1].gpu.model`, `aws['odd key']`); no input makes validation crash, which
@@ -63,27 +64,8 @@ def load_spec(path: str | Path) -> LoadedSpec:
         raise SpecError(source, [SpecProblem("", f"cannot read the file ({exc})")]) from None
     loaded = parse_spec(text, source=source)
     loaded.path = path
-    _anchor_local_paths(loaded.spec, path.resolve().parent)
+    loaded.spec.base_dir = path.resolve().parent
     return loaded
-
-
-def _anchor_local_paths(spec: Spec, base: Path) -> None:
-    bm = spec.baremetal
-    if bm is None:
-        return
-    for host in bm.hosts:
-        host.ssh_key = _anchored(host.ssh_key, base)
-    if bm.airgap is not None:
-        for name in ("binary", "images", "install_script"):
-            value = getattr(bm.airgap, name)
-            if value:
-                setattr(bm.airgap, name, _anchored(value, base))
-
-
-def _anchored(value: str, base: Path) -> str:
-    if value.startswith("~") or Path(value).is_absolute():
-        return value
-    return str(base / value)
 
 
 def parse_spec(text: str, *, source: str = "<spec>") -> LoadedSpec:

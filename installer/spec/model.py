@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from installer import redact
+from installer.spec import paths
 
 SPEC_VERSION = 1
 DEFAULT_KUBERNETES_VERSION = "1.34"
@@ -42,7 +44,9 @@ class SecretRef(Strict):
     """Where a secret value comes from. Values are never written inline in the spec."""
 
     env: str | None = Field(None, description="name of an environment variable holding the value")
-    file: str | None = Field(None, description="path of a file holding the value")
+    file: str | None = Field(
+        None, description="path of a file holding the value (relative: from the spec's folder)"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
@@ -234,7 +238,10 @@ class BaremetalTarget(Strict):
 class ExistingTarget(Strict):
     """A cluster you already run: kfstack installs Kubeflow through its kubeconfig."""
 
-    kubeconfig: str = Field("~/.kube/config", description="path of the cluster's kubeconfig")
+    kubeconfig: str = Field(
+        "~/.kube/config",
+        description="path of the cluster's kubeconfig (relative: from the spec's folder)",
+    )
     context: str | None = Field(None, description="kubeconfig context [default: current]")
     rwo_class: str | None = Field(None, description="existing StorageClass to use for RWO")
     rwx_class: str | None = Field(None, description="existing StorageClass to use for RWX")
@@ -489,7 +496,9 @@ class Kubeflow(Strict):
         DEFAULT_KUBEFLOW_VERSION, description='Kubeflow release (quote it: "26.03")'
     )
     manifests: str | None = Field(
-        None, description="local directory with the release manifests instead of downloading"
+        None,
+        description="local directory with the release manifests instead of downloading "
+        "(relative: from the spec's folder)",
     )
     components: Components = Field(default_factory=Components, description="what to install")
     teams: list[Team] = Field(default_factory=list, description="profiles to create")
@@ -635,7 +644,11 @@ class State(Strict):
 class Engine(Strict):
     """The Terraform-compatible binary kfstack drives."""
 
-    binary: str = Field("terraform", description="terraform, tofu, or a path to either")
+    binary: str = Field(
+        "terraform",
+        description="terraform or tofu (looked up on PATH), or a path to either (relative: "
+        "from the spec's folder)",
+    )
     version: str = Field(">= 1.6", description="version constraint the binary must satisfy")
 
 
@@ -665,6 +678,28 @@ class Spec(Strict):
     gitops: GitOps = Field(default_factory=GitOps, description="commit the rendered platform")
     state: State = Field(default_factory=State, description="Terraform state backend")
     engine: Engine = Field(default_factory=Engine, description="terraform or tofu")
+
+    # Not a field: the folder of the file the spec was loaded from (`load_spec` sets it).
+    # Relative local paths are read from there; None (text, code) reads them from the
+    # current directory. Values stay as written (see installer.spec.paths).
+    _base_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self._base_dir
+
+    @base_dir.setter
+    def base_dir(self, value: Path | None) -> None:
+        self._base_dir = value
+
+    def local_path(self, value: str) -> Path:
+        """A local path field's value as the path to read (relative: from `base_dir`)."""
+        return paths.resolve(value, self._base_dir)
+
+    def engine_command(self) -> str:
+        """`engine.binary` to run: a name as is (found on PATH), a path resolved."""
+        binary = self.engine.binary
+        return binary if paths.is_command_name(binary) else str(self.local_path(binary))
 
     @property
     def target_block(

@@ -44,6 +44,7 @@ from typing import Any
 from installer import tools
 from installer.console import Reporter
 from installer.errors import Interrupted, ToolError, ToolMissingError
+from installer.spec import paths as spec_paths
 from installer.spec.model import Spec
 
 LOG = logging.getLogger("kfstack.terraform")
@@ -207,8 +208,16 @@ class Terraform:
         Raises:
             ToolMissingError: the binary is missing or outside `engine.version`.
         """
+        binary = spec.engine_command()
+        if not spec_paths.is_command_name(spec.engine.binary) and not Path(binary).is_file():
+            raise spec_paths.not_found(
+                "engine.binary",
+                spec.engine.binary,
+                spec.base_dir,
+                hint="point engine.binary at a terraform or tofu binary, or name one on PATH",
+            )
         try:
-            tool = tools.require(spec.engine.binary, spec.engine.version, purpose="infrastructure")
+            tool = tools.require(binary, spec.engine.version, purpose="infrastructure")
         except ToolMissingError as exc:
             exc.hint = (
                 f"{exc.hint}; the spec's engine.binary ({spec.engine.binary}) and "
