@@ -35,6 +35,7 @@ COMMANDS = (
     "init",
     "validate",
     "doctor",
+    "hostkeys",
     "catalog",
     "schema",
     "plan",

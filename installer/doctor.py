@@ -63,6 +63,11 @@ def checks(spec: Spec | None) -> list[Check]:
         )
     )
     found.append(_binary("ssh", required=target == "baremetal", why="bare-metal hosts"))
+    found.append(
+        _binary("ssh-keyscan", required=target == "baremetal", why="bare-metal host keys")
+    )
+    if spec is not None and spec.baremetal is not None:
+        found.append(_host_keys(spec))
     for cloud, detect in (("aws", _aws), ("gcp", _gcp), ("azure", _azure)):
         found.append(detect(required=target == cloud))
     if spec is not None and spec.existing is not None:
@@ -146,7 +151,8 @@ def _binary(name: str, *, required: bool, why: str) -> Check:
     if tool is None:
         detail = "not found on PATH" + (f" (needed for {why})" if required else "")
         return Check(name, False, required, detail, tools.INSTALL_HINTS[name])
-    return Check(name, True, required, f"{name} {tool.version}", "", tool.version, tool.path)
+    detail = f"{name} {tool.version}" if tool.version else tool.path
+    return Check(name, True, required, detail, "", tool.version, tool.path)
 
 
 # ---------------------------------------------------------------------------- credentials
@@ -205,6 +211,27 @@ def _found(found: credentials.Found, *, required: bool) -> Check:
         detail = f"none visible (looked for {found.looked_for})"
     return Check(
         f"credentials: {found.cloud}", found.ok, required, detail, "" if found.ok else found.fix
+    )
+
+
+def _host_keys(spec: Spec) -> Check:
+    # `kfstack doctor` loads the spec without requiring host keys, so that it can say
+    # this instead of failing validation.
+    assert spec.baremetal is not None
+    mode = spec.baremetal.host_key_checking
+    hosts = spec.baremetal.hosts
+    unpinned = [h.name for h in hosts if h.host_key is None]
+    if not unpinned:
+        return Check("host keys", True, True, f"all {len(hosts)} hosts pinned ({mode})")
+    detail = f"not pinned: {', '.join(unpinned)}"
+    if mode == "accept-new":
+        detail += " (accept-new: trusted on first contact)"
+    return Check(
+        "host keys",
+        False,
+        mode == "strict",
+        detail,
+        "kfstack hostkeys --write -c <spec>, after comparing fingerprints with the consoles",
     )
 
 

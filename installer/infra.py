@@ -12,8 +12,11 @@ Every operation runs the same numbered steps, shown as phases on the reporter:
                          `terraform init` (skipped when providers/modules/backend are unchanged)
     4. plan              a saved plan and its summary
     5. apply             only when `confirm(summary)` agrees (and there are changes);
-                         before a destroy, `Stack.destroy_prepare` lifts guards such as
-                         GKE's deletion_protection with a targeted apply, then re-plans
+                         `Stack.check_before_apply` first (bare metal: the hosts' keys),
+                         and a failure the stack knows becomes its clearer error
+                         (`Stack.explain_failure`); before a destroy,
+                         `Stack.destroy_prepare` lifts guards such as GKE's
+                         deletion_protection with a targeted apply, then re-plans
     6. outputs           `terraform output -json` → `InfraOutputs`, and the stack's
                          kubeconfig written (0600) to `<workdir>/kubeconfig`
 
@@ -23,15 +26,17 @@ so a later plan reproduces the same provider versions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import stacks
 from installer.console import Reporter
-from installer.errors import KfstackError
+from installer.errors import KfstackError, ToolError
+from installer.hostkeys import HostKeyMismatchError
 from installer.secrets import SecretStore
 from installer.spec.model import Spec
 from installer.terraform import PlanSummary, Terraform
@@ -83,6 +88,20 @@ def _prepare(spec: Spec, workdir: Workdir, reporter: Reporter) -> tuple[Stack, T
     return stack, runner
 
 
+@contextlib.contextmanager
+def _applying(stack: Stack) -> Iterator[None]:
+    """Run the stack's last checks, then the apply in the body; a Terraform failure the
+    stack can explain leaves as the stack's error."""
+    stack.check_before_apply()
+    try:
+        yield
+    except ToolError as exc:
+        explained = stack.explain_failure(exc)
+        if explained is exc:
+            raise
+        raise explained from exc
+
+
 def plan_infra(
     spec: Spec, workdir: Workdir, reporter: Reporter, *, destroy: bool = False
 ) -> PlanSummary:
@@ -120,7 +139,8 @@ def apply_infra(
         # Nobody reviews the plan: plan and apply in one terraform run.
         reporter.phase(4, STEPS, "planning")
         reporter.phase(5, STEPS, "applying")
-        summary = runner.apply_auto()
+        with _applying(stack):
+            summary = runner.apply_auto()
         applied = summary.has_changes
         reporter.ok(f"applied: {summary.headline()}")
     else:
@@ -132,7 +152,8 @@ def apply_infra(
             if not confirm(summary):
                 return InfraResult(plan=summary, applied=False)
             reporter.phase(5, STEPS, f"applying ({summary.headline()})")
-            runner.apply(summary)
+            with _applying(stack):
+                runner.apply(summary)
             applied = True
             reporter.ok("applied")
         else:
@@ -157,7 +178,8 @@ def apply_plan(
     stack = stacks.for_spec(spec)
     runner = Terraform.for_spec(spec, workdir.terraform, reporter)
     reporter.phase(5, STEPS, f"applying the reviewed plan ({summary.headline()})")
-    runner.apply(summary)
+    with _applying(stack):
+        runner.apply(summary)
     reporter.ok("applied")
     reporter.phase(6, STEPS, "reading outputs and writing the kubeconfig")
     outputs = _outputs(spec, runner)
@@ -175,6 +197,8 @@ def _write_kubeconfig(
         path = stack.write_kubeconfig(outputs, workdir.kubeconfig)
     except NotImplementedError:
         return None
+    except HostKeyMismatchError:
+        raise  # not a kubeconfig to retry later: the server may not be the server
     except KfstackError as exc:
         reporter.warn(f"kubeconfig not written: {exc.render()}")
         return None
@@ -196,13 +220,14 @@ def destroy_infra(
     reporter.ok(f"plan: {summary.headline()}")
     if not summary.has_changes or (confirm is not None and not confirm(summary)):
         return InfraResult(plan=summary, applied=False)
-    # Guards only an apply can lift (GKE's deletion_protection) go first; the
-    # destruction is then planned again against the unguarded configuration.
-    if stack.destroy_prepare(workdir.terraform, runner.apply_direct):
-        reporter.ok("lifted the guards that block destruction")
-        summary = runner.plan(destroy=True)
-    reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
-    runner.apply(summary, label="destroy")
+    with _applying(stack):
+        # Guards only an apply can lift (GKE's deletion_protection) go first; the
+        # destruction is then planned again against the unguarded configuration.
+        if stack.destroy_prepare(workdir.terraform, runner.apply_direct):
+            reporter.ok("lifted the guards that block destruction")
+            summary = runner.plan(destroy=True)
+        reporter.phase(5, STEPS, f"destroying ({summary.destroy} resources)")
+        runner.apply(summary, label="destroy")
     reporter.ok("destroyed")
     return InfraResult(plan=summary, applied=True)
 

@@ -28,6 +28,7 @@ INSTALL_HINTS = {
     "kustomize": "install kustomize 5.x or kubectl (which embeds it)",
     "git": "install git (apt-get install git / brew install git)",
     "ssh": "install an OpenSSH client (apt-get install openssh-client)",
+    "ssh-keyscan": "install an OpenSSH client (apt-get install openssh-client)",
 }
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -125,6 +126,8 @@ def read_version(name: str, path: str) -> str | None:
             parsed = parse_version(out)
     elif base == "kustomize":
         parsed = parse_version(_run([path, "version"]))
+    elif base == "ssh-keyscan":
+        return None  # it has no version flag; it ships with the ssh of the same release
     elif base == "ssh":
         parsed = parse_version(_run([path, "-V"]).replace("OpenSSH_", "").replace("p", "."))
     else:

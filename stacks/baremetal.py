@@ -16,6 +16,17 @@ reads `/etc/rancher/k3s/k3s.yaml` from the init server with the OpenSSH client, 
 it at the API address instead of 127.0.0.1, names it after the cluster, and writes it
 0600. The same model computes the GPU pools before apply (`pending_outputs`); the
 integration test checks they equal the module's `gpu_pools` output.
+
+Host keys. Each host's `host_key` reaches Terraform's `connection { host_key }` and a
+known_hosts file kfstack writes for its own ssh (`StrictHostKeyChecking=yes`, no other
+known_hosts consulted). Right before Terraform changes anything, `check_before_apply`
+reads every pinned host's keys with ssh-keyscan and stops on a host that presents
+another key, or a key type Terraform's client would not negotiate (see
+`installer.hostkeys`), so a wrong key fails in seconds with nothing changed rather than
+after Terraform's five minutes of retries. `explain_failure` turns Terraform's own
+"knownhosts: key mismatch" into the same message. With `host_key_checking: accept-new`,
+hosts without a key keep the old behaviour: Terraform checks nothing, kfstack's ssh
+trusts the first key it sees and remembers it in `<workdir>/known_hosts.learned`.
 """
 
 from __future__ import annotations
@@ -29,8 +40,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from installer import redact, tools
+from installer import hostkeys, redact, tools
 from installer.errors import KfstackError, ToolError
+from installer.hostkeys import HostKeyMismatchError
 from installer.secrets import SecretStore
 from installer.spec import paths as spec_paths
 from installer.spec.model import GPU_TAINT, BaremetalHost, BaremetalTarget
@@ -60,6 +72,7 @@ class K3sHost(BaseModel):
     port: int
     user: str
     ssh_key: str
+    host_key: str | None = None
     role: Literal["server", "agent"]
     gpu_model: str | None = None
     gpu_count: int = 1
@@ -148,6 +161,7 @@ class BaremetalStack(Stack):
                     port=host.port,
                     user=host.user,
                     ssh_key=self.local_path(host.ssh_key),
+                    host_key=hostkeys.parse(host.host_key).line if host.host_key else None,
                     role=host.role,
                     gpu_model=host.gpu,
                     gpu_count=host.gpu_count,
@@ -234,15 +248,12 @@ class BaremetalStack(Stack):
         """
         host = self.init_server
         ssh = tools.require("ssh", purpose="fetching the kubeconfig from the k3s server")
-        known_hosts = dest.parent / "known_hosts"
         dest.parent.mkdir(parents=True, exist_ok=True)
         remote = ([] if host.user == "root" else ["sudo", "-n"]) + ["cat", K3S_KUBECONFIG]
         options = {
             "BatchMode": "yes",
             "ConnectTimeout": str(SSH_TIMEOUT_SECONDS // 4),
-            # Trust on first use, pinned afterwards in the environment's own file.
-            "StrictHostKeyChecking": "accept-new",
-            "UserKnownHostsFile": str(known_hosts),
+            **self._host_key_options(host, dest.parent),
         }
         command = [ssh.path, *(f"-o{key}={value}" for key, value in options.items())]
         command += ["-i", self.local_path(host.ssh_key), "-p", str(host.port)]
@@ -263,6 +274,8 @@ class BaremetalStack(Stack):
                 command=command,
                 hint=f"check that {host.address}:{host.port} is reachable from this machine",
             ) from None
+        if proc.returncode != 0 and "Host key verification failed" in proc.stderr:
+            raise self._ssh_mismatch(host, command, proc)
         if proc.returncode != 0:
             raise ToolError(
                 f"cannot read {K3S_KUBECONFIG} from {host.name} ({host.address})",
@@ -277,6 +290,168 @@ class BaremetalStack(Stack):
         write_private(dest, yaml.safe_dump(named, sort_keys=False))
         LOG.info("kubeconfig for %s written to %s", named["current-context"], dest)
         return dest
+
+    # ------------------------------------------------------------------ host keys
+
+    def _field(self, host: BaremetalHost) -> str:
+        return f"baremetal.hosts[{self._block.hosts.index(host)}].host_key"
+
+    def _host_key_options(self, host: BaremetalHost, directory: Path) -> dict[str, str]:
+        """OpenSSH options that accept only the spec's key for `host`, from a known_hosts
+        file written here from the spec; with accept-new and no key, trust on first use
+        in a file of its own, so the spec's file stays exactly the spec."""
+        known_hosts = directory / "known_hosts"
+        pinned = [h for h in self._block.hosts if h.host_key is not None]
+        known_hosts.write_text(
+            "".join(
+                hostkeys.known_hosts_line(h.address, h.port, hostkeys.parse(h.host_key)) + "\n"
+                for h in pinned
+                if h.host_key is not None
+            )
+        )
+        options = {"GlobalKnownHostsFile": "/dev/null"}
+        if host.host_key is not None:
+            return {
+                **options,
+                "StrictHostKeyChecking": "yes",
+                "UserKnownHostsFile": str(known_hosts),
+            }
+        return {
+            **options,
+            "StrictHostKeyChecking": "accept-new",
+            "UserKnownHostsFile": str(directory / "known_hosts.learned"),
+        }
+
+    def _ssh_mismatch(
+        self, host: BaremetalHost, command: list[str], proc: subprocess.CompletedProcess[str]
+    ) -> HostKeyMismatchError:
+        presented = hostkeys.presented_fingerprint(proc.stderr)
+        sent = f"; the host sent {presented}" if presented else ""
+        where = f"{host.name} ({host.address}:{host.port})"
+        if host.host_key is None:
+            return HostKeyMismatchError(
+                f"the SSH host key of {where} changed since kfstack first connected and "
+                f"trusted it (baremetal.host_key_checking: accept-new){sent}",
+                host=host.name,
+                field=self._field(host),
+                expected=None,
+                presented=presented,
+                command=command,
+                exit_code=proc.returncode,
+                stderr_tail=proc.stderr,
+                hint=hostkeys.mismatch_hint(self._field(host), "`kfstack hostkeys`"),
+            )
+        expected = hostkeys.parse(host.host_key)
+        return HostKeyMismatchError(
+            f"the SSH host key of {where} is not the one pinned in {self._field(host)}: "
+            f"expected {expected.describe()}{sent}",
+            host=host.name,
+            field=self._field(host),
+            expected=expected.fingerprint,
+            presented=presented,
+            command=command,
+            exit_code=proc.returncode,
+            stderr_tail=proc.stderr,
+            hint=hostkeys.mismatch_hint(self._field(host), "`kfstack hostkeys`"),
+        )
+
+    def check_before_apply(self) -> None:
+        """Stop before Terraform connects when a pinned host presents another key.
+
+        Every host with a `host_key` is read with ssh-keyscan (no login). The key that
+        counts is the one Terraform's SSH client negotiates (`hostkeys.terraform_choice`),
+        so a pin of another type the host also has is named as such. A host that does not
+        answer is left to Terraform, which waits for hosts that are still booting.
+
+        Raises:
+            ToolMissingError: ssh-keyscan is not on PATH.
+            HostKeyMismatchError: a host presents another key than its pinned one.
+        """
+        for host in self._block.hosts:
+            if host.host_key is None:
+                continue
+            expected = hostkeys.parse(host.host_key)
+            found = hostkeys.scan(host.address, host.port)
+            chosen = hostkeys.terraform_choice(found.keys)
+            if chosen is None:
+                LOG.warning(
+                    "cannot read the host key of %s before apply (%s); Terraform checks it",
+                    host.name,
+                    found.error,
+                )
+                continue
+            if chosen == expected:
+                LOG.debug("%s presents its pinned key %s", host.name, expected.describe())
+                continue
+            where = f"{host.name} ({host.address}:{host.port})"
+            field = self._field(host)
+            if expected in found.keys:
+                raise HostKeyMismatchError(
+                    f"{field} pins the {expected.label} key of {where}, but the host also has "
+                    f"an {chosen.label} key ({chosen.fingerprint}) and Terraform's SSH client "
+                    f"asks for {chosen.label} first, so Terraform would refuse the host",
+                    host=host.name,
+                    field=field,
+                    expected=expected.fingerprint,
+                    presented=chosen.fingerprint,
+                    command=found.command,
+                    hint=f"pin the host's {chosen.label} key instead: `kfstack hostkeys` shows "
+                    "it with its fingerprint; Terraform cannot be told which key type to ask for",
+                )
+            raise HostKeyMismatchError(
+                f"the SSH host key of {where} is not the one pinned in {field}: expected "
+                f"{expected.describe()}, the host presents {chosen.describe()}; nothing was "
+                "changed",
+                host=host.name,
+                field=field,
+                expected=expected.fingerprint,
+                presented=chosen.fingerprint,
+                command=found.command,
+                hint=hostkeys.mismatch_hint(field, "`kfstack hostkeys`"),
+            )
+
+    def explain_failure(self, error: ToolError) -> KfstackError:
+        """Terraform's "knownhosts: key mismatch" as a `HostKeyMismatchError` naming the
+        host, the pinned key's fingerprint and the fix; any other error unchanged."""
+        match = _TF_MISMATCH.search(error.message)
+        if match is None:
+            return error
+        address, port = match.group("address"), int(match.group("port"))
+        host = next((h for h in self._block.hosts if (h.address, h.port) == (address, port)), None)
+        if host is None or host.host_key is None:
+            # A host removed from the spec: the key Terraform checked is in the state.
+            return HostKeyMismatchError(
+                f"Terraform refused the SSH host key of {address}:{port}: it is not the key "
+                "pinned when that host was installed",
+                host=address,
+                field="baremetal.hosts[].host_key",
+                expected=None,
+                command=error.command,
+                exit_code=error.returncode,
+                hint="compare the host's key with its console; `kfstack hostkeys` shows the "
+                "keys of the hosts in the spec",
+            )
+        expected = hostkeys.parse(host.host_key)
+        field = self._field(host)
+        return HostKeyMismatchError(
+            f"Terraform refused the SSH host key of {host.name} ({address}:{port}): it is not "
+            f"the one pinned in {field} (expected {expected.describe()}); Terraform's SSH "
+            "client asks for an ECDSA key first, then RSA, then ED25519",
+            host=host.name,
+            field=field,
+            expected=expected.fingerprint,
+            command=error.command,
+            exit_code=error.returncode,
+            hint=hostkeys.mismatch_hint(field, "`kfstack hostkeys`"),
+        )
+
+
+# Terraform's wording: internal/communicator/ssh/communicator.go, Connect(),
+# "SSH authentication failed (%s@%s): %s" with user and net.JoinHostPort(host, port).
+_TF_MISMATCH = re.compile(
+    r"SSH authentication failed \([^@\s]+@\[?(?P<address>[^\s\]]+?)\]?:(?P<port>\d+)\): "
+    r"ssh: handshake failed: knownhosts: key mismatch"
+)
 
 
 def _retarget(text: str, endpoint: str | None) -> dict[str, Any]:

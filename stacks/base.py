@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from installer.console import Reporter
+from installer.errors import KfstackError, ToolError
 from installer.secrets import SecretStore
 from installer.spec.model import Spec
 
@@ -139,6 +140,22 @@ class Stack(ABC):
             UserError: a local file the target needs is missing (exit 2).
         """
         return None
+
+    def check_before_apply(self) -> None:
+        """Check, right before Terraform changes anything, what only the live target can
+        tell and Terraform would report late or unreadably. `plan` never calls it.
+
+        The default checks nothing.
+
+        Raises:
+            KfstackError: the target is not in the state the spec expects.
+        """
+        return None
+
+    def explain_failure(self, error: ToolError) -> KfstackError:
+        """A clearer error for a Terraform failure this target knows (bare metal: a
+        host-key mismatch), or `error` itself. The default returns `error`."""
+        return error
 
     def prepare_state(self, reporter: Reporter) -> None:
         """Create the remote state store when the spec asks for it (`state.create`).

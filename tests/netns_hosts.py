@@ -41,6 +41,9 @@ SSH_OPTIONS = (
     *("-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=3"),
 )
 READY_SECONDS = 15
+# Two host key types, as most distributions' sshd has (plus RSA): Terraform's SSH client
+# asks for ECDSA before Ed25519, which kfstack's host-key handling has to get right.
+HOST_KEY_TYPES = ("ed25519", "ecdsa")
 
 
 def unavailable() -> str | None:
@@ -94,6 +97,15 @@ class TestHost:
             if absolute == base or absolute.startswith(base + "/"):
                 return self.upper(base) / absolute[len(base) :].lstrip("/")
         raise ValueError(f"{absolute} is not private to the test host")
+
+    def host_key_path(self, kind: str) -> Path:
+        """This host's private `kind` host key; `.pub` beside it is its public line, as
+        /etc/ssh/ssh_host_<kind>_key(.pub) on a real machine."""
+        return self.root / "sshd" / f"ssh_host_{kind}_key"
+
+    def host_key(self, kind: str = "ecdsa") -> str:
+        """The public host key line (`TYPE BASE64 COMMENT`) of type `kind`."""
+        return self.host_key_path(kind).with_suffix(".pub").read_text().strip()
 
     def upper(self, base: str) -> Path:
         return self.root / ("upper" + base.replace("/", "-"))
@@ -153,16 +165,17 @@ def _ip(*args: str, netns: str | None = None) -> None:
 def _sshd_config(host: TestHost, authorized_keys: Path) -> Path:
     sshd_dir = host.root / "sshd"
     sshd_dir.mkdir(parents=True)
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(sshd_dir / "host_key")],
-        check=True,
-    )
+    for kind in HOST_KEY_TYPES:
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(host.host_key_path(kind))],
+            check=True,
+        )
     config = sshd_dir / "sshd_config"
     config.write_text(
         "\n".join(
             [
                 "Port 22",
-                f"HostKey {sshd_dir / 'host_key'}",
+                *(f"HostKey {host.host_key_path(kind)}" for kind in HOST_KEY_TYPES),
                 f"PidFile {sshd_dir / 'sshd.pid'}",
                 # Root's key list is in the session directory; other users' in their home.
                 f"AuthorizedKeysFile {authorized_keys} .ssh/authorized_keys",

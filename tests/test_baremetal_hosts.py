@@ -15,6 +15,9 @@ from local paths, so the stand-ins travel the same way the real artifacts would.
 The hosts are network namespaces with their own sshd and their own overlay view of
 /etc, /var and /usr/local (see `tests/netns_hosts.py`). Three log in as root; cpu2 as a
 non-root user with passwordless sudo, so the module's `sudo -n` path runs for real.
+Every host has an Ed25519 and an ECDSA host key and the spec pins the ECDSA one
+(`host_key_checking: strict`), so Terraform's connections and kfstack's own ssh verify
+every host for real; the tests near the end show a wrong key stopping each of them.
 """
 
 from __future__ import annotations
@@ -32,8 +35,12 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from installer import hostkeys
 from installer.cli import cli
+from installer.errors import ToolError
+from installer.hostkeys import HostKeyMismatchError
 from installer.spec import parse_spec
+from installer.terraform import Terraform
 from stacks.baremetal import STACK_CLASS as BaremetalStack
 from stacks.base import InfraOutputs
 
@@ -65,6 +72,8 @@ class Cluster:
         self.labels = {"cpu1": {"team": "vision"}}
         # cpu2 is reached as a non-root user with sudo, like a cloud image's `ubuntu`.
         self.users = {"cpu2": "ops"}
+        # What the spec pins: each host's ECDSA key, the type Terraform asks for first.
+        self.host_keys = {name: host.host_key("ecdsa") for name, host in network.hosts.items()}
 
     def _airgap_bundle(self) -> dict[str, str]:
         bundle = self.base / "airgap"
@@ -87,7 +96,12 @@ class Cluster:
         # network path is the only stand-in here.
         bin_dir = self.base / "bin"
         bin_dir.mkdir()
-        for tool, real in (("terraform", shutil.which("terraform")), ("ssh", "/usr/bin/ssh")):
+        tools = (
+            ("terraform", shutil.which("terraform")),
+            ("ssh", "/usr/bin/ssh"),
+            ("ssh-keyscan", "/usr/bin/ssh-keyscan"),
+        )
+        for tool, real in tools:
             wrapper = bin_dir / tool
             wrapper.write_text(
                 f'#!/bin/sh\nexec ip netns exec {self.network.control} {real} "$@"\n'
@@ -105,6 +119,7 @@ class Cluster:
                 "role": "server" if name == "ctrl" else "agent",
                 **({"gpu": GPU_MODEL.lower(), "gpu_count": 2} if name.startswith("gpu") else {}),
                 "labels": self.labels.get(name, {}),
+                "host_key": self.host_keys[name],
             }
             for name in names
         ]
@@ -316,6 +331,155 @@ def test_a_second_apply_changes_nothing(cluster):
     assert rerun.returncode == 0, rerun.stderr
     assert "nothing to change" in rerun.stdout
     assert cluster.records("cpu1") == before
+
+
+def fingerprint(public_key: str) -> str:
+    return hostkeys.parse(public_key).fingerprint
+
+
+def other_key(directory: Path) -> str:
+    """A valid ECDSA host key no test host has."""
+    path = directory / "not_a_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(path)], check=True)
+    return path.with_suffix(".pub").read_text().strip()
+
+
+def test_hostkeys_shows_each_hosts_own_keys_and_writes_the_one_terraform_asks_for(
+    cluster, tmp_path
+):
+    data = cluster.spec(HOSTS)
+    for host in data["baremetal"]["hosts"]:
+        del host["host_key"]
+    path = tmp_path / "kfstack.yaml"
+    original = "# the lab's machines\n" + yaml.safe_dump(data, sort_keys=False)
+    path.write_text(original)
+
+    shown = CliRunner().invoke(cli, ["hostkeys", "-c", str(path)])
+
+    assert shown.exit_code == 0, shown.output
+    assert path.read_text() == original, "written without --write"
+    for name in HOSTS:
+        host = cluster.network.hosts[name]
+        for kind in ("ecdsa", "ed25519"):
+            # What the machine's console would show: ssh-keygen -lf /etc/ssh/ssh_host_*.pub
+            listed = subprocess.run(
+                ["ssh-keygen", "-lf", str(host.host_key_path(kind).with_suffix(".pub"))],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert listed.stdout.split()[1] in shown.output
+        marked = f"ECDSA    {fingerprint(host.host_key('ecdsa'))}  ← Terraform asks for this one"
+        assert marked in shown.output
+
+    written = CliRunner().invoke(cli, ["hostkeys", "-c", str(path), "--write"])
+
+    assert written.exit_code == 0, written.output
+    text = path.read_text()
+    assert text.startswith("# the lab's machines\n")
+    pinned = {h.name: h.host_key for h in parse_spec(text).spec.baremetal.hosts}
+    assert pinned == {
+        name: " ".join(cluster.network.hosts[name].host_key("ecdsa").split()[:2]) for name in HOSTS
+    }
+    assert [line for line in text.splitlines() if "host_key" not in line] == (
+        original.splitlines()
+    )
+
+
+def test_a_wrong_host_key_stops_apply_before_anything_changes(cluster, tmp_path):
+    before = {name: cluster.records(name) for name in HOSTS}
+    state = (cluster.root / "terraform.tfstate").read_text()
+    real = cluster.host_keys["cpu1"]
+    wrong = other_key(tmp_path)
+    cluster.host_keys["cpu1"] = wrong
+    cluster.labels["cpu1"] = {"team": "audio"}  # a change the apply would make
+    try:
+        cluster.spec_path.write_text(yaml.safe_dump(cluster.spec(HOSTS)))
+        result = cluster.kfstack("apply", "--yes")
+    finally:
+        cluster.host_keys["cpu1"] = real
+        cluster.labels["cpu1"] = {"team": "vision"}
+        cluster.spec_path.write_text(yaml.safe_dump(cluster.spec(HOSTS)))
+
+    assert result.exit_code == 1, result.output
+    address = cluster.network.hosts["cpu1"].address
+    assert (
+        f"the SSH host key of cpu1 ({address}:22) is not the one pinned in "
+        f"baremetal.hosts[1].host_key: expected ECDSA {fingerprint(wrong)}, "
+        f"the host presents ECDSA {fingerprint(real)}; nothing was changed"
+    ) in result.output
+    assert "then put the new key in baremetal.hosts[1].host_key (`kfstack hostkeys`" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert {name: cluster.records(name) for name in HOSTS} == before
+    assert (cluster.root / "terraform.tfstate").read_text() == state
+
+
+def test_pinning_a_key_type_terraform_does_not_ask_for_is_named_before_apply(cluster):
+    data = cluster.spec(HOSTS)
+    data["baremetal"]["hosts"][0]["host_key"] = cluster.network.hosts["ctrl"].host_key("ed25519")
+    stack = BaremetalStack(parse_spec(yaml.safe_dump(data)).spec)
+
+    with pytest.raises(HostKeyMismatchError) as err:
+        stack.check_before_apply()
+
+    assert err.value.host == "ctrl"
+    assert "baremetal.hosts[0].host_key pins the ED25519 key of ctrl" in err.value.message
+    assert "Terraform's SSH client asks for ECDSA first" in err.value.message
+    assert "pin the host's ECDSA key instead" in (err.value.hint or "")
+
+
+def test_a_wrong_host_key_stops_the_kubeconfig_fetch_and_writes_nothing(cluster, tmp_path):
+    wrong = other_key(tmp_path)
+    data = cluster.spec(HOSTS)
+    data["baremetal"]["hosts"][0]["host_key"] = wrong
+    stack = BaremetalStack(parse_spec(yaml.safe_dump(data)).spec)
+    dest = tmp_path / "env" / "kubeconfig"
+
+    with pytest.raises(HostKeyMismatchError) as err:
+        stack.write_kubeconfig(stack.pending_outputs(), dest)
+
+    real = cluster.network.hosts["ctrl"].host_key("ecdsa")
+    assert err.value.message.startswith(
+        f"the SSH host key of ctrl ({cluster.network.hosts['ctrl'].address}:22) is not the "
+        f"one pinned in baremetal.hosts[0].host_key: expected ECDSA {fingerprint(wrong)}; "
+        f"the host sent {fingerprint(real)}"
+    )
+    assert err.value.exit_code == 1
+    assert not dest.exists()
+
+
+def test_terraform_refusing_a_host_key_is_explained_naming_host_and_fingerprint(cluster, tmp_path):
+    # kfstack's own check runs first and would stop this; here Terraform meets the wrong
+    # key itself (in a root of its own, so the cluster's state is untouched), with a short
+    # connection timeout instead of five minutes of retries.
+    wrong = other_key(tmp_path)
+    data = cluster.spec(["ctrl"])
+    data["baremetal"]["hosts"][0]["host_key"] = wrong
+    stack = BaremetalStack(parse_spec(yaml.safe_dump(data)).spec)
+    root = tmp_path / "terraform"
+    stack.write(root)
+    document = json.loads((root / "main.tf.json").read_text())
+    document["module"]["k3s"]["connection_timeout"] = "2s"
+    (root / "main.tf.json").write_text(json.dumps(document))
+    before = cluster.records("ctrl")
+    runner = Terraform(cluster.engine, root, env={"TF_VAR_k3s_token": "t" * 48})
+    runner.init()
+
+    with pytest.raises(ToolError) as err:
+        runner.apply_auto()
+    explained = stack.explain_failure(err.value)
+
+    assert "knownhosts: key mismatch" in err.value.message
+    assert isinstance(explained, HostKeyMismatchError)
+    assert explained.message.startswith(
+        f"Terraform refused the SSH host key of ctrl ({cluster.network.hosts['ctrl'].address}"
+        f":22): it is not the one pinned in baremetal.hosts[0].host_key (expected ECDSA "
+        f"{fingerprint(wrong)})"
+    )
+    assert "`kfstack hostkeys`" in (explained.hint or "")
+    assert cluster.records("ctrl") == before
 
 
 def test_changing_a_label_reinstalls_in_place_without_uninstalling(cluster):

@@ -7,6 +7,8 @@ command every host would get.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -23,6 +25,7 @@ from click.testing import CliRunner
 from installer import redact
 from installer.cli import cli
 from installer.errors import KfstackError, ToolError
+from installer.hostkeys import HostKeyMismatchError
 from installer.secrets import SecretStore
 from installer.spec import load_spec, parse_spec
 from stacks import for_spec
@@ -33,9 +36,22 @@ MODULE_DIR = Path(__file__).resolve().parent.parent / "modules" / "baremetal-k3s
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform")
 
 
+# A valid ECDSA public key (no machine has it): what `kfstack hostkeys --write` pins.
+HOST_KEY = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBaDindwgluuYgk+"
+    "JBx2S6Zzg3qTkXN91sCKzbm1POldil/pxjrDNbEeleKfngmrM8OwM8MiNJ3hxVlPs4JjNBs="
+)
+HOST_KEY_FINGERPRINT = "SHA256:" + base64.b64encode(
+    hashlib.sha256(base64.b64decode(HOST_KEY.split()[1])).digest()
+).decode().rstrip("=")
+
+
 def bare_metal(hosts: str, extra: str = "") -> BaremetalStack:
-    text = f"name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n{hosts}{extra}"
-    stack = for_spec(parse_spec(text).spec)
+    """The stack for these hosts, each pinned to HOST_KEY unless it names its own key."""
+    data = yaml.safe_load(f"name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n{hosts}{extra}")
+    for host in data["baremetal"]["hosts"]:
+        host.setdefault("host_key", HOST_KEY)
+    stack = for_spec(parse_spec(yaml.safe_dump(data)).spec)
     assert isinstance(stack, BaremetalStack)
     return stack
 
@@ -236,6 +252,7 @@ def test_relative_key_and_air_gap_paths_are_read_beside_the_spec_not_the_cwd(
         "  - {name: gpu1, address: 10.0.0.12, ssh_key: /etc/kfstack/k}\n"
         "  airgap: {binary: ./offline/k3s, images: offline/images.tar, "
         "install_script: ../shared/install.sh}\n"
+        "  host_key_checking: accept-new\n"
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -369,3 +386,119 @@ def test_kfstack_plan_on_bare_metal_reaches_no_host_and_keeps_the_token_out(tmp_
     assert token not in result.output
     for path in (tmp_path / "env" / "terraform").glob("*.tf.json"):
         assert token not in path.read_text()
+
+
+def test_each_hosts_pinned_key_reaches_the_module_without_its_comment():
+    stack = bare_metal(
+        f"  - {{name: ctrl, address: 10.0.0.10, ssh_key: /k, role: server, "
+        f"host_key: '{HOST_KEY}  root@ctrl'}}\n"
+    )
+    module = stack.documents()["main.tf.json"]["module"]["k3s"]
+
+    assert module["hosts"]["ctrl"]["host_key"] == HOST_KEY
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("ssh-ed25519", "the key data after 'ssh-ed25519' is missing"),
+        ("ssh-ed25519 AAAA!!", "the key data is not base64"),
+        (f"10.0.0.10 {HOST_KEY}", "this looks like a known_hosts line; drop the leading"),
+        (f"ssh-ed25519 {HOST_KEY.split()[1]}", "the key data is not a ssh-ed25519 key"),
+        ("ssh-dss AAAAB3NzaC1kc3M=", "DSA host keys are insecure"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "this is a private key"),
+    ],
+)
+def test_a_malformed_host_key_is_rejected_by_validate_naming_the_field(tmp_path, key, words):
+    spec = tmp_path / "kfstack.yaml"
+    spec.write_text(
+        "name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+        f"  - {{name: ctrl, address: 10.0.0.10, ssh_key: /k, role: server, host_key: '{key}'}}\n"
+    )
+    result = CliRunner().invoke(cli, ["validate", "-c", str(spec)])
+
+    assert result.exit_code == 2
+    assert "baremetal.hosts[0].host_key: not an OpenSSH public host key: " + words in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_hosts_without_keys_fail_validate_unless_accept_new_is_chosen_and_warned(tmp_path):
+    spec = tmp_path / "kfstack.yaml"
+    hosts = (
+        "name: lab\ntarget: baremetal\nbaremetal:\n  hosts:\n"
+        "  - {name: ctrl, address: 10.0.0.10, ssh_key: /k, role: server,"
+        f" host_key: {HOST_KEY}}}\n"
+        "  - {name: cpu1, address: 10.0.0.11, ssh_key: /k}\n"
+        "  - {name: cpu2, address: 10.0.0.12, ssh_key: /k}\n"
+    )
+    spec.write_text(hosts)
+
+    strict = CliRunner().invoke(cli, ["validate", "-c", str(spec)])
+
+    assert strict.exit_code == 2
+    assert (
+        "baremetal.hosts[1].host_key: required while baremetal.host_key_checking is strict "
+        "(the default) (run `kfstack hostkeys --write -c <this spec>`"
+    ) in strict.output
+    assert "baremetal.hosts[2].host_key: required" in strict.output
+    assert "baremetal.hosts[0]" not in strict.output
+
+    spec.write_text(hosts + "  host_key_checking: accept-new\n")
+    accepted = CliRunner().invoke(cli, ["validate", "-c", str(spec)])
+
+    assert accepted.exit_code == 0, accepted.output
+    assert (
+        "baremetal.host_key_checking: accept-new: the SSH host keys of cpu1, cpu2 are trusted "
+        "on first contact and Terraform checks none for them"
+    ) in accepted.output
+
+
+# The diagnostic Terraform 1.11.4 printed for a host presenting another key than its
+# `host_key`, as kfstack's runner renders it (captured against a real sshd).
+TERRAFORM_MISMATCH = (
+    "terraform apply failed:\n"
+    '  module.k3s.terraform_data.airgap_bundle["cpu1"]: remote-exec provisioner error\n'
+    "    timeout - last error: SSH authentication failed (root@10.0.0.11:22): "
+    "ssh: handshake failed: knownhosts: key mismatch"
+)
+
+
+def test_terraforms_host_key_mismatch_becomes_a_message_naming_host_field_and_fingerprint():
+    stack = bare_metal(THREE_HOSTS)
+    error = ToolError(TERRAFORM_MISMATCH, command=["terraform", "apply"], exit_code=1)
+
+    explained = stack.explain_failure(error)
+
+    assert isinstance(explained, HostKeyMismatchError)
+    assert explained.message.startswith(
+        "Terraform refused the SSH host key of cpu1 (10.0.0.11:22): it is not the one pinned "
+        f"in baremetal.hosts[1].host_key (expected ECDSA {HOST_KEY_FINGERPRINT})"
+    )
+    assert "then put the new key in baremetal.hosts[1].host_key" in (explained.hint or "")
+    assert explained.exit_code == 1
+    other = ToolError("terraform apply failed:\n  something else", command=["terraform"])
+    assert stack.explain_failure(other) is other
+
+
+@needs_terraform
+def test_the_module_refuses_a_host_key_that_is_not_a_public_key_line(tmp_path):
+    stack = bare_metal(THREE_HOSTS)
+    root = tmp_path / "root"
+    stack.write(root)
+    document = json.loads((root / "main.tf.json").read_text())
+    document["module"]["k3s"]["hosts"]["ctrl"]["host_key"] = "SHA256:notakey"
+    (root / "main.tf.json").write_text(json.dumps(document))
+    env = {**os.environ, "TF_VAR_k3s_token": "t" * 48}
+    subprocess.run(["terraform", "init"], cwd=root, env=env, capture_output=True)
+    result = subprocess.run(
+        ["terraform", "plan", "-input=false", "-no-color"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 1
+    assert "host_key must be an OpenSSH public host key line" in result.stderr

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from installer import tools
 from installer.cli import cli
 
-ALL_TOOLS = ("terraform", "tofu", "kubectl", "kustomize", "git", "ssh")
+ALL_TOOLS = ("terraform", "tofu", "kubectl", "kustomize", "git", "ssh", "ssh-keyscan")
 
 
 @pytest.fixture
@@ -156,6 +156,28 @@ def test_bare_metal_needs_an_ssh_client(tmp_path, examples, path_without):
     assert result.exit_code == 1
     assert "⨯ ssh" in result.output
     assert "openssh-client" in result.output
+
+
+@needs_real_tools
+@pytest.mark.parametrize(("mode", "code", "mark"), [("strict", 1, "⨯"), ("accept-new", 0, "-")])
+def test_bare_metal_hosts_without_a_host_key_are_listed_with_the_command_that_pins_them(
+    tmp_path, examples, path_without, mode, code, mark
+):
+    path_without()
+    text = (examples / "baremetal.yaml").read_text()
+    unpinned = "\n".join(line for line in text.splitlines() if "host_key:" not in line)
+    unpinned = unpinned.replace("  distribution: k3s", f"  host_key_checking: {mode}")
+    spec = tmp_path / "kfstack.yaml"
+    spec.write_text(unpinned + "\n")
+
+    result = doctor("-c", str(spec))
+
+    assert result.exit_code == code, result.output
+    (line,) = [
+        line for line in result.output.splitlines() if line.startswith(f"{mark}  host keys")
+    ]
+    assert "not pinned: ctrl, cpu1, gpu1" in line
+    assert "kfstack hostkeys --write -c <spec>" in line
 
 
 def test_an_invalid_spec_is_a_usage_error(tmp_path):

@@ -79,7 +79,8 @@ def test_load_spec_keeps_paths_as_written_and_records_the_spec_folder(tmp_path, 
             "baremetal": {
                 "hosts": [
                     {"name": "s", "address": "10.0.0.1", "ssh_key": "keys/s", "role": "server"}
-                ]
+                ],
+                "host_key_checking": "accept-new",
             },
             "gitops": {"credential": {"file": "../../token"}},
         },
@@ -220,6 +221,7 @@ def test_a_missing_air_gap_file_names_the_field_and_both_paths(tmp_path, elsewhe
         "target": "baremetal",
         "baremetal": {
             "hosts": [{"name": "s", "address": "10.0.0.1", "ssh_key": "k", "role": "server"}],
+            "host_key_checking": "accept-new",
             "airgap": {"binary": "offline/k3s", "images": "offline/i.tar", "install_script": "i"},
         },
     }

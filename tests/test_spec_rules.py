@@ -11,9 +11,14 @@ from installer.cli import cli
 AWS = (
     "name: x\ntarget: aws\naws: {region: us-east-1}\nnode_pools:\n- {name: sys, min: 1, max: 2}\n"
 )
+HOST_KEY = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBaDindwgluuYgk+"
+    "JBx2S6Zzg3qTkXN91sCKzbm1POldil/pxjrDNbEeleKfngmrM8OwM8MiNJ3hxVlPs4JjNBs="
+)
 BAREMETAL = (
     "name: x\ntarget: baremetal\nbaremetal:\n  hosts:\n"
-    "  - {name: s, address: 192.0.2.10, user: u, ssh_key: /k, role: server}\n"
+    "  - {name: s, address: 192.0.2.10, user: u, ssh_key: /k, role: server,"
+    f" host_key: {HOST_KEY}}}\n"
 )
 
 

@@ -137,7 +137,9 @@ def test_all_hcl_modules_are_terraform_fmt_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("module", ["gcp-network", "gcp-gke", "azure-network", "azure-aks"])
+@pytest.mark.parametrize(
+    "module", ["gcp-network", "gcp-gke", "azure-network", "azure-aks", "baremetal-k3s"]
+)
 def test_every_module_variable_is_typed_and_described_and_every_output_described(module):
     directory = REPO / "modules" / module
     assert {p.name for p in directory.iterdir()} >= {

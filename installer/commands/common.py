@@ -137,13 +137,15 @@ def _fail(run: Run, message: str, debug: bool) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
-def load(run: Run, config: str, workdir: str | None = None) -> tuple[LoadedSpec, Workdir]:
+def load(
+    run: Run, config: str, workdir: str | None = None, *, require_host_keys: bool = True
+) -> tuple[LoadedSpec, Workdir]:
     """Load the spec and work out its work directory; warnings go to the reporter.
 
     Raises:
         SpecError: the spec is invalid.
     """
-    loaded = load_spec(config)
+    loaded = load_spec(config, require_host_keys=require_host_keys)
     for warning in loaded.warnings:
         run.reporter.warn(warning.render())
     wd = Workdir.for_spec(loaded.spec, Path(config), workdir)

@@ -138,6 +138,12 @@ def command(run: Run, config: str, output: str, force: bool, **flags) -> int:
                 "text": text,
             }
         )
+    elif answers.target == "baremetal":
+        # The spec is valid once the hosts' keys are pinned (host_key_checking: strict).
+        run.echo(
+            f"✓ wrote {path}; next: kfstack hostkeys -c {path} (compare the fingerprints with "
+            f"each machine's console), then kfstack hostkeys -c {path} --write"
+        )
     else:
         run.echo(f"✓ wrote {path}; next: kfstack validate -c {path} && kfstack doctor -c {path}")
     return 0

@@ -46,8 +46,8 @@ class LoadedSpec:
     warnings: list[SpecProblem] = field(default_factory=list)
 
 
-def load_spec(path: str | Path) -> LoadedSpec:
-    """Read, parse and validate the spec at `path`.
+def load_spec(path: str | Path, *, require_host_keys: bool = True) -> LoadedSpec:
+    """Read, parse and validate the spec at `path` (`require_host_keys`: see `rules.check`).
 
     Raises:
         SpecError: the file is missing, unreadable, not YAML, or invalid.
@@ -62,13 +62,13 @@ def load_spec(path: str | Path) -> LoadedSpec:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(source, [SpecProblem("", f"cannot read the file ({exc})")]) from None
-    loaded = parse_spec(text, source=source)
+    loaded = parse_spec(text, source=source, require_host_keys=require_host_keys)
     loaded.path = path
     loaded.spec.base_dir = path.resolve().parent
     return loaded
 
 
-def parse_spec(text: str, *, source: str = "<spec>") -> LoadedSpec:
+def parse_spec(text: str, *, source: str = "<spec>", require_host_keys: bool = True) -> LoadedSpec:
     """Validate spec text. Raises SpecError."""
     try:
         data = yaml.safe_load(text)
@@ -84,10 +84,12 @@ def parse_spec(text: str, *, source: str = "<spec>") -> LoadedSpec:
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(source, [SpecProblem("", f"not valid YAML: {where}{problem}")]) from None
-    return validate_data(data, source=source)
+    return validate_data(data, source=source, require_host_keys=require_host_keys)
 
 
-def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
+def validate_data(
+    data: Any, *, source: str = "<spec>", require_host_keys: bool = True
+) -> LoadedSpec:
     """Validate already-parsed data. Raises SpecError."""
     if data is None:
         raise SpecError(
@@ -108,7 +110,7 @@ def validate_data(data: Any, *, source: str = "<spec>") -> LoadedSpec:
         raise SpecError(source, [_problem(err) for err in exc.errors()]) from None
     except (TypeError, ValueError, RecursionError) as exc:  # e.g. unhashable YAML keys
         raise SpecError(source, [SpecProblem("", f"invalid content ({exc})")]) from None
-    findings = rules.check(spec)
+    findings = rules.check(spec, require_host_keys=require_host_keys)
     if findings.problems:
         raise SpecError(source, findings.problems)
     return LoadedSpec(spec=spec, path=None, warnings=findings.warnings)

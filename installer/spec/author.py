@@ -9,6 +9,9 @@ derived defaults, so it stays short and keeps following kfstack's defaults over 
     answers (Answers) ──build()──> mapping ──render()──> YAML text
                                                         │ parse_spec(): SpecError → nothing written
                                                         └ write() → tmp file + rename
+
+`add_host_keys` edits an existing spec instead (`kfstack hostkeys --write`): it inserts
+`host_key:` lines into the bare-metal hosts and leaves every other byte as it was.
 """
 
 from __future__ import annotations
@@ -308,23 +311,114 @@ def write(path: Path, answers: Answers, *, force: bool = False) -> tuple[str, li
         raise UserError(f"{path} is a directory", hint="give a file path with -c")
     text = render(build(answers))
     try:
-        loaded = parse_spec(text, source=str(path))
+        # Host keys come after the file exists: `kfstack hostkeys --write` reads them.
+        loaded = parse_spec(text, source=str(path), require_host_keys=False)
     except SpecError as exc:
         exc.hint = f"nothing was written to {path}; change the answers named above and re-run"
         raise
+    # mkstemp makes 0600; a spec holds no secrets and is meant to be shared.
+    _replace(path, text, 0o644)
+    return text, loaded.warnings
+
+
+def _replace(path: Path, text: str, mode: int) -> None:
+    """Write `text` to `path` atomically (a temporary file beside it, then a rename).
+
+    Raises:
+        UserError: the directory or the file cannot be written.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".kfstack-init-", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=".kfstack-spec-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            # mkstemp makes 0600; a spec holds no secrets and is meant to be shared.
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return text, loaded.warnings
+
+
+def add_host_keys(path: Path, keys: dict[int, str]) -> str:
+    """Give the bare-metal hosts at the indexes of `keys` (host index → key line) a
+    `host_key:`, and write the spec back with nothing else changed: comments, order,
+    quoting and flow style stay, and the file keeps its mode. Returns the new text.
+
+    Each key goes after the host's last field (inside `{...}` for a flow mapping), at
+    that mapping's indentation. The result must load as the same data plus exactly
+    those keys, or nothing is written.
+
+    Raises:
+        UserError: the file cannot be read or written, or the hosts are written in a way
+            this edit cannot follow (the hint gives the lines to add by hand).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode & 0o777
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    by_hand = "; ".join(f"baremetal.hosts[{i}].host_key: {key}" for i, key in keys.items())
+    refused = UserError(
+        f"cannot add the host keys to {path} without rewriting it",
+        hint=f"add them by hand: {by_hand}",
+    )
+    try:
+        hosts = _mapping_value(_mapping_value(yaml.compose(text), "baremetal"), "hosts")
+        edits = sorted(
+            (_host_key_edit(text, hosts.value[index], key) for index, key in keys.items()),
+            reverse=True,
+        )
+    except (yaml.YAMLError, AttributeError, IndexError, KeyError, TypeError):
+        raise refused from None
+    edited = text
+    for position, insertion in edits:
+        edited = edited[:position] + insertion + edited[position:]
+    expected = yaml.safe_load(text)
+    for index, key in keys.items():
+        expected["baremetal"]["hosts"][index]["host_key"] = key
+    try:
+        same = yaml.safe_load(edited) == expected
+    except yaml.YAMLError:
+        same = False
+    if not same:
+        raise refused
+    _replace(path, edited, mode)
+    return edited
+
+
+def _mapping_value(node: yaml.Node, key: str) -> yaml.Node:
+    """The value node of `key` in mapping `node` (KeyError when absent)."""
+    if not isinstance(node, yaml.MappingNode):
+        raise TypeError(f"not a mapping: {node!r}")
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return value_node
+    raise KeyError(key)
+
+
+def _host_key_edit(text: str, host: yaml.Node, key: str) -> tuple[int, str]:
+    """Where to insert `host_key: key` into the host mapping `host`, and the text."""
+    if not isinstance(host, yaml.MappingNode) or not host.value:
+        raise TypeError("a host is not a non-empty mapping")
+    if any(k.value == "host_key" for k, _ in host.value):
+        raise KeyError("host_key")  # only missing keys are added
+    last = host.value[-1][1]
+    # The last scalar or flow collection under the host ends exactly where its text does
+    # (a block collection's end mark is the start of whatever follows it).
+    while isinstance(last, yaml.CollectionNode) and not last.flow_style and last.value:
+        last = last.value[-1][1] if isinstance(last, yaml.MappingNode) else last.value[-1]
+    position = last.end_mark.index
+    if host.flow_style:
+        return position, f", host_key: {key}"
+    indent = " " * host.value[0][0].start_mark.column
+    if text[position - 1 : position] == "\n":  # a block scalar keeps its line break
+        return position, f"{indent}host_key: {key}\n"
+    line_end = text.find("\n", position)
+    line_end = len(text) if line_end < 0 else line_end
+    if text[position:line_end].lstrip().startswith("#"):
+        position = line_end  # after a comment that ends the last field's line
+    return position, f"\n{indent}host_key: {key}"

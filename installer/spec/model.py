@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from installer import redact
+from installer import hostkeys, redact
 from installer.spec import paths
 
 SPEC_VERSION = 1
@@ -204,6 +204,22 @@ class BaremetalHost(Strict):
     gpu: str | None = Field(None, description="GPU model on this host (e.g. A100-80GB), if any")
     gpu_count: int = Field(1, ge=1, le=16, description="number of GPUs on this host")
     labels: dict[str, str] = Field(default_factory=dict, description="extra node labels")
+    host_key: str | None = Field(
+        None,
+        description="the host's SSH public host key, `TYPE BASE64`; its ECDSA key when it "
+        "has one (Terraform asks for ECDSA first); `kfstack hostkeys --write` fills it in",
+    )
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            hostkeys.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not an OpenSSH public host key: {exc}") from None
+        return " ".join(value.split())
 
 
 class Airgap(Strict):
@@ -233,6 +249,12 @@ class BaremetalTarget(Strict):
     airgap: Airgap | None = Field(None, description="install from local files, offline")
     nfs: NfsServer | None = Field(None, description="NFS export backing the RWX class")
     api_address: str | None = Field(None, description="address agents use to reach the server")
+    host_key_checking: Literal["strict", "accept-new"] = Field(
+        "strict",
+        description="how SSH host keys are checked: strict (every host needs host_key and "
+        "only that key is accepted) or accept-new (a host without one is trusted on first "
+        "contact; validate warns)",
+    )
 
 
 class ExistingTarget(Strict):

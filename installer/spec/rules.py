@@ -52,8 +52,12 @@ def _minor(version: str) -> int:
     return int(version.split(".")[1])
 
 
-def check(spec: m.Spec) -> Findings:
-    """Run every cross-field rule; derived defaults are written into `spec`."""
+def check(spec: m.Spec, *, require_host_keys: bool = True) -> Findings:
+    """Run every cross-field rule; derived defaults are written into `spec`.
+
+    `require_host_keys=False` lets bare-metal hosts lack the key strict checking needs,
+    for the commands that exist to find those keys (`init`, `hostkeys`, `doctor`).
+    """
     found = Findings()
     if not _check_target_blocks(spec, found):
         return found
@@ -71,6 +75,7 @@ def check(spec: m.Spec) -> Findings:
             )
         if spec.target == "baremetal":
             _check_baremetal(spec, found)
+            _check_host_keys(spec, found, required=require_host_keys)
     _check_storage(spec, found)
     _check_kubeflow(spec, found)
     _check_gitops(spec, found)
@@ -505,6 +510,37 @@ def _check_baremetal(spec: m.Spec, found: Findings) -> None:
             "air-gapped hosts cannot download the k3s install script",
             "download https://get.k3s.io once and give its local path",
         )
+
+
+HOST_KEYS_HINT = (
+    "run `kfstack hostkeys --write -c <this spec>` and compare the fingerprints it prints "
+    "with each machine's console, or set baremetal.host_key_checking: accept-new to trust "
+    "keys on first use"
+)
+
+
+def _check_host_keys(spec: m.Spec, found: Findings, *, required: bool) -> None:
+    bm = spec.baremetal
+    assert bm is not None
+    unpinned = [(index, host) for index, host in enumerate(bm.hosts) if host.host_key is None]
+    if not unpinned:
+        return
+    if bm.host_key_checking == "accept-new":
+        names = ", ".join(host.name for _, host in unpinned)
+        found.warn(
+            "baremetal.host_key_checking",
+            f"accept-new: the SSH host keys of {names} are trusted on first contact and "
+            "Terraform checks none for them, so whoever answers at those addresses first "
+            "receives the cluster token and the admin kubeconfig",
+            "pin them with `kfstack hostkeys --write`",
+        )
+    elif required:
+        for position, (index, _) in enumerate(unpinned):
+            found.error(
+                f"baremetal.hosts[{index}].host_key",
+                "required while baremetal.host_key_checking is strict (the default)",
+                HOST_KEYS_HINT if position == 0 else None,
+            )
 
 
 # ---------------------------------------------------------------------------- storage

@@ -73,7 +73,7 @@ locals {
       command = local.install_command[name]
       scripts = local.scripts_sha
       airgap  = local.airgap_sha
-      host    = local.connections[name]
+      host    = local.identity[name]
     }
   }
 
@@ -81,13 +81,22 @@ locals {
   # provisioners may only read `self`). The key path is kept, never the key itself.
   connections = {
     for name, host in var.hosts : name => {
-      name    = name
-      address = host.address
-      port    = host.port
-      user    = host.user
-      ssh_key = host.ssh_key
-      sudo    = host.user == "root" ? "" : "sudo -n "
-      staging = var.staging_dir
+      name     = name
+      address  = host.address
+      port     = host.port
+      user     = host.user
+      ssh_key  = host.ssh_key
+      host_key = host.host_key
+      timeout  = var.connection_timeout
+      sudo     = host.user == "root" ? "" : "sudo -n "
+      staging  = var.staging_dir
+    }
+  }
+  # The connection minus how it is checked: pinning or rotating a host key, or a new
+  # timeout, changes how Terraform connects, not what is installed, so it re-runs nothing.
+  identity = {
+    for name, connection in local.connections : name => {
+      for key, value in connection : key => value if !contains(["host_key", "timeout"], key)
     }
   }
 }
@@ -101,7 +110,7 @@ resource "terraform_data" "airgap_bundle" {
 
   triggers_replace = {
     artifacts = local.airgap_sha
-    host      = local.connections[each.key]
+    host      = local.identity[each.key]
   }
   input = local.connections[each.key]
 
@@ -111,6 +120,8 @@ resource "terraform_data" "airgap_bundle" {
     port        = self.input.port
     user        = self.input.user
     private_key = file(self.input.ssh_key)
+    host_key    = self.input.host_key
+    timeout     = self.input.timeout
   }
 
   provisioner "remote-exec" {

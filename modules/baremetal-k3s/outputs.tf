@@ -10,8 +10,8 @@ output "endpoint" {
 }
 
 output "init_server" {
-  description = "The server the kubeconfig is fetched from: name, address, port, user and key path."
-  value       = { for k, v in local.connections[local.init_server] : k => v if k != "staging" }
+  description = "The server the kubeconfig is fetched from: name, address, port, user, key path and pinned host key."
+  value       = { for k, v in local.connections[local.init_server] : k => v if !contains(["staging", "timeout"], k) }
   depends_on  = [module.server]
 }
 

@@ -22,14 +22,17 @@ variable "k3s_version" {
 variable "hosts" {
   description = <<-EOT
     The machines, keyed by node name. `role` is server (control plane) or agent;
-    `ssh_key` is the path of the private key Terraform connects with; `gpu_model` and
-    `gpu_count` mark a GPU host (labelled, tainted and given the NVIDIA runtime).
+    `ssh_key` is the path of the private key Terraform connects with; `host_key` is the
+    host's SSH public host key (`ecdsa-sha2-nistp256 AAAA...`), the only key Terraform
+    accepts from it (null: any key, unchecked); `gpu_model` and `gpu_count` mark a GPU
+    host (labelled, tainted and given the NVIDIA runtime).
   EOT
   type = map(object({
     address   = string
     port      = optional(number, 22)
     user      = optional(string, "root")
     ssh_key   = string
+    host_key  = optional(string)
     role      = optional(string, "agent")
     gpu_model = optional(string)
     gpu_count = optional(number, 1)
@@ -47,6 +50,14 @@ variable "hosts" {
   validation {
     condition     = alltrue([for h in values(var.hosts) : h.port >= 1 && h.port <= 65535])
     error_message = "Every host's SSH port must be between 1 and 65535."
+  }
+  validation {
+    # Terraform's SSH client negotiates ECDSA, then RSA, then Ed25519 with no way to ask
+    # for another type, so a host offering ECDSA must be pinned with its ECDSA key.
+    condition = alltrue([for h in values(var.hosts) : h.host_key == null ? true : can(regex(
+      "^(ecdsa-sha2-nistp(256|384|521)|ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,2}( .*)?$", h.host_key
+    ))])
+    error_message = "host_key must be an OpenSSH public host key line: TYPE BASE64 [COMMENT], TYPE one of ecdsa-sha2-nistp256/384/521, ssh-rsa, ssh-ed25519."
   }
   validation {
     condition     = alltrue([for h in values(var.hosts) : h.gpu_count >= 1 && h.gpu_count <= 16])
@@ -125,4 +136,15 @@ variable "ready_timeout" {
   description = "Seconds a server waits for k3s to write its node token and kubeconfig."
   type        = number
   default     = 300
+}
+
+variable "connection_timeout" {
+  description = "How long Terraform keeps retrying an SSH connection to a host (a Go duration, e.g. 5m); a host booting for longer fails its install. A host-key mismatch is retried too, and reported only when this runs out."
+  type        = string
+  default     = "5m"
+
+  validation {
+    condition     = can(regex("^([0-9]+(ms|s|m|h))+$", var.connection_timeout))
+    error_message = "connection_timeout must be a duration such as 30s, 5m or 1h."
+  }
 }

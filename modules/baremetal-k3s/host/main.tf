@@ -20,12 +20,16 @@ resource "terraform_data" "this" {
     create_before_destroy = true
   }
 
+  # try(): instances created before host keys were pinned have no host_key or timeout
+  # in their stored input, and their destroy steps read only that.
   connection {
     type        = "ssh"
     host        = self.input.address
     port        = self.input.port
     user        = self.input.user
     private_key = file(self.input.ssh_key)
+    host_key    = try(self.input.host_key, null)
+    timeout     = try(self.input.timeout, null)
   }
 
   provisioner "remote-exec" {
@@ -51,6 +55,8 @@ resource "terraform_data" "this" {
       port        = self.input.server.port
       user        = self.input.server.user
       private_key = file(self.input.server.ssh_key)
+      host_key    = try(self.input.server.host_key, null)
+      timeout     = try(self.input.server.timeout, null)
     }
     inline = ["${var.node_command} --generation ${self.id}"]
   }
@@ -67,6 +73,8 @@ resource "terraform_data" "this" {
       port        = self.input.server.port
       user        = self.input.server.user
       private_key = file(self.input.server.ssh_key)
+      host_key    = try(self.input.server.host_key, null)
+      timeout     = try(self.input.server.timeout, null)
     }
     inline = [
       self.input.name == self.input.server.name

@@ -1,26 +1,30 @@
 variable "host" {
-  description = "The host to install: node name, SSH address, port, user, private key path, the sudo prefix for a non-root user, and the staging directory."
+  description = "The host to install: node name, SSH address, port, user, private key path, pinned host key (null: unchecked), connection timeout, the sudo prefix for a non-root user, and the staging directory."
   type = object({
-    name    = string
-    address = string
-    port    = number
-    user    = string
-    ssh_key = string
-    sudo    = string
-    staging = string
+    name     = string
+    address  = string
+    port     = number
+    user     = string
+    ssh_key  = string
+    host_key = string
+    timeout  = string
+    sudo     = string
+    staging  = string
   })
 }
 
 variable "server" {
   description = "The init server (same shape as `host`): where the node is claimed after its install and drained before its removal."
   type = object({
-    name    = string
-    address = string
-    port    = number
-    user    = string
-    ssh_key = string
-    sudo    = string
-    staging = string
+    name     = string
+    address  = string
+    port     = number
+    user     = string
+    ssh_key  = string
+    host_key = string
+    timeout  = string
+    sudo     = string
+    staging  = string
   })
 }
 
