@@ -19,6 +19,9 @@ Measured 2026-12-03, 26.03, 2 cores shared with other engineers' work, 3 rounds 
   load ~3:    A 8.23 s, B 7.55 s, C 0.29 s: B/A 0.86, C/B 0.04, B/A' 1.42
   load ~4.5:  A 7.60 s, B 6.79 s, C 0.27 s: B/A 0.89 (rounds 0.59-1.03), B/A' 1.26
   GOGC=100 for both (kfstack's Python work alone), load 1.3-2.8: B/A 1.00 (0.94-1.13)
+Re-measured 2026-12-04 on the final code, 5 rounds each:
+  quiet (the bench itself takes load to ~1.5): B/A 0.73 (rounds 0.66-0.79), C/B 0.07, B/A' 0.99
+  another session's tests running, load 1-2:   B/A 0.96 (rounds 0.65-1.17), B/A' 0.99
 Before this work B/A was 1.15 (lead, idle machine). kfstack's own CPU per cold render
 went from ~4.3 s to ~1.2 s (yaml-rs, kustomize's text kept); GOGC=400 took the builds'
 CPU from ~8.1 s to ~6.1 s. A plain `kustomize build example` itself keeps ~1.5 cores
