@@ -365,30 +365,49 @@ def _pools(spec: Spec) -> list[PoolRow]:
     cat = _catalog.load().cloud(spec.target)
     region = spec.region or ""
     rows = []
-    for pool in spec.node_pools:
-        row = PoolRow(
-            name=pool.name,
-            role=pool.role or "cpu",
-            instance_type=pool.instance_type,
-            gpu_model=pool.gpu.model if pool.gpu else None,
-            gpu_count=pool.gpu.count if pool.gpu else 0,
-            min=pool.min,
-            desired=pool.effective_desired,
-            max=pool.max,
-            spot=pool.spot,
-            taints=[_taint(t) for t in pool.effective_taints],
-            zones=list(pool.zones),
+    if spec.target == "azure":
+        # AKS's own system pool is not a spec pool, but it runs (and bills) all the same.
+        system = spec.azure.system_pool
+        rows.append(
+            PoolRow(
+                name="critical",
+                role="AKS add-ons",
+                instance_type=system.vm_size,
+                gpu_model=None,
+                gpu_count=0,
+                min=system.min,
+                desired=system.min,
+                max=system.max,
+                spot=False,
+                taints=["CriticalAddonsOnly=true:NoSchedule"],
+            )
         )
-        inst = cat.instance(pool.instance_type or "")
+    for pool in spec.node_pools:
+        rows.append(
+            PoolRow(
+                name=pool.name,
+                role=pool.role or "cpu",
+                instance_type=pool.instance_type,
+                gpu_model=pool.gpu.model if pool.gpu else None,
+                gpu_count=pool.gpu.count if pool.gpu else 0,
+                min=pool.min,
+                desired=pool.effective_desired,
+                max=pool.max,
+                spot=pool.spot,
+                taints=[_taint(t) for t in pool.effective_taints],
+                zones=list(pool.zones),
+            )
+        )
+    for row in rows:
+        inst = cat.instance(row.instance_type or "")
         if inst is None:
-            row.unpriced_reason = f"{pool.instance_type} is not in the {spec.target} catalog"
+            row.unpriced_reason = f"{row.instance_type} is not in the {spec.target} catalog"
         elif region not in inst.prices:
             row.unpriced_reason = f"the catalog has no {inst.name} price for {region}"
         else:
-            row.hourly_price = inst.prices[region].hourly(pool.spot)
-            row.cost_min = round(row.hourly_price * pool.min, 4)
-            row.cost_max = round(row.hourly_price * pool.max, 4)
-        rows.append(row)
+            row.hourly_price = inst.prices[region].hourly(row.spot)
+            row.cost_min = round(row.hourly_price * row.min, 4)
+            row.cost_max = round(row.hourly_price * row.max, 4)
     return rows
 
 

@@ -12,7 +12,7 @@ resource group, and calls two HCL modules with typed inputs derived from the spe
 
 AKS's default pool can only run critical add-ons once Kubeflow shares the cluster, so the
 spec's `role: system` pool becomes a user pool like the others and the critical pool is
-sized by kfstack (the catalog's default VM size, 1 to 3 nodes).
+sized by `azure.system_pool` (by default the catalog's default VM size, 1 to 3 nodes).
 
 GPU drivers: AKS installs them (`gpu_driver = "Install"`), the same division of labour as
 GKE, so `gpu_pools[].driver` is "platform" and the GPU operator's driver stays off.
@@ -106,9 +106,9 @@ class AzureStack(Stack):
             "zones": list(azure.zones),
             "system_pool": {
                 "name": SYSTEM_POOL_NAME,
-                "vm_size": _rules.DEFAULT_INSTANCE["azure"],
-                "min": 1,
-                "max": 3,
+                "vm_size": azure.system_pool.vm_size or _rules.DEFAULT_INSTANCE["azure"],
+                "min": azure.system_pool.min,
+                "max": azure.system_pool.max,
             },
             "node_pools": {pool.name: self._pool_input(pool) for pool in spec.node_pools},
             "disk_csi": True,

@@ -55,6 +55,28 @@ def test_the_critical_system_pool_is_separate_from_the_spec_pools():
     ]
 
 
+def test_the_critical_pool_takes_its_size_and_bounds_from_azure_system_pool():
+    spec = azure_spec("eastus", [])
+    spec.azure.system_pool.vm_size = "Standard_D8s_v5"
+    spec.azure.system_pool.min, spec.azure.system_pool.max = 2, 5
+    system = _doc(spec)["module"]["aks"]["system_pool"]
+    assert (system["vm_size"], system["min"], system["max"]) == ("Standard_D8s_v5", 2, 5)
+
+
+def test_a_critical_pool_with_min_above_max_or_a_gpu_size_is_refused(tmp_path):
+    system = [{"name": "system", "role": "system"}]
+    bounds = _validate(tmp_path, system, system_pool={"min": 4, "max": 2})
+    assert bounds.exit_code == 2, bounds.output
+    assert "azure.system_pool" in bounds.output
+    assert "min (4) is larger than max (2)" in bounds.output
+    gpu = _validate(tmp_path, system, system_pool={"vm_size": "Standard_NC4as_T4_v3"})
+    assert gpu.exit_code == 2, gpu.output
+    assert "azure.system_pool.vm_size" in gpu.output and "Standard_D4s_v5" in gpu.output
+    unknown = _validate(tmp_path, system, system_pool={"vm_size": "Standard_Made_Up"})
+    assert unknown.exit_code == 0, unknown.output
+    assert "not in the catalog" in unknown.output
+
+
 def test_disk_and_files_csi_are_on_and_snapshots_follow_the_spec():
     plain = _doc(azure_spec("eastus", []))["module"]["aks"]
     snap = _doc(azure_spec("eastus", [], snapshots=True))["module"]["aks"]
@@ -69,12 +91,12 @@ def test_disk_and_files_csi_are_on_and_snapshots_follow_the_spec():
 # ---------------------------------------------------------------------------- spec rules
 
 
-def _validate(tmp_path, pools: list[dict]):
+def _validate(tmp_path, pools: list[dict], **azure_extra):
     path = tmp_path / "kfstack.yaml"
     data = {
         "name": "ml",
         "target": "azure",
-        "azure": {"subscription_id": SUBSCRIPTION, "location": "eastus"},
+        "azure": {"subscription_id": SUBSCRIPTION, "location": "eastus", **azure_extra},
         "node_pools": pools,
     }
     path.write_text(yaml.safe_dump(data))

@@ -179,3 +179,25 @@ def test_plain_rendering_is_one_screen_and_rich_rendering_names_every_pool(aws_p
         assert name in buffer.getvalue()
     # 80 columns: the taints move under the table, grouped, instead of cutting a column.
     assert "taint nvidia.com/gpu=present:NoSchedule: t4, t4od" in buffer.getvalue()
+
+
+def test_the_aks_critical_pool_is_a_row_and_its_cost_is_in_the_total():
+    spec = parse_spec(
+        """
+name: p
+target: azure
+azure: {subscription_id: 00000000-0000-0000-0000-000000000000, location: eastus,
+        system_pool: {min: 2, max: 4}}
+node_pools:
+- {name: sys, role: system, instance_type: Standard_D4s_v5, min: 1, max: 2}
+"""
+    ).spec
+    plan = planview.build(spec)
+    rows = {r.name: r for r in plan.pools}
+    assert list(rows) == ["critical", "sys"]
+    critical = rows["critical"]
+    assert (critical.instance_type, critical.min, critical.max) == ("Standard_D4s_v5", 2, 4)
+    hourly = catalog.load().cloud("azure").instance("Standard_D4s_v5").prices["eastus"].on_demand
+    assert critical.cost_min == pytest.approx(2 * hourly)
+    assert plan.cost.hourly_min == pytest.approx((2 + 1) * hourly)
+    assert plan.cost.hourly_max == pytest.approx((4 + 2) * hourly)

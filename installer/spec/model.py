@@ -173,6 +173,22 @@ class AzureNetwork(Strict):
         return self.subnet_id is not None
 
 
+class AzureSystemPool(Strict):
+    """AKS's own system pool (`critical`), which runs only its critical add-ons."""
+
+    vm_size: str | None = Field(
+        None, description="VM size [default: Standard_D4s_v5, the catalog's default]"
+    )
+    min: int = Field(1, ge=1, le=100, description="fewest nodes (AKS needs at least one)")
+    max: int = Field(3, ge=1, le=100, description="most nodes the autoscaler may add")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AzureSystemPool:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
 class AzureTarget(Strict):
     """Azure AKS: the subscription, location, resource group, zones and network."""
 
@@ -185,6 +201,10 @@ class AzureTarget(Strict):
     resource_group: str | None = Field(None, description="defaults to <name>-<environment>")
     zones: list[str] = Field(default_factory=list, description='availability zones: "1", "2", "3"')
     network: AzureNetwork = Field(default_factory=AzureNetwork, description="the VNet")
+    system_pool: AzureSystemPool = Field(
+        default_factory=AzureSystemPool,
+        description="size of AKS's `critical` pool, apart from node_pools (critical add-ons only)",
+    )
 
 
 class BaremetalHost(Strict):

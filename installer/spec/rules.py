@@ -299,12 +299,34 @@ def _check_azure_pools(spec: m.Spec, found: Findings) -> None:
                 "AKS does not run system pools on spot VMs",
                 "set spot: false on the system pool",
             )
+    if spec.azure is not None:
+        _check_azure_system_pool(spec.azure.system_pool, found)
     net = spec.azure.network if spec.azure else None
     if net is not None and net.vnet_id is not None and net.subnet_id is None:
         found.error(
             "azure.network.subnet_id",
             "an existing VNet needs the subnet the nodes join",
             "set azure.network.subnet_id",
+        )
+
+
+def _check_azure_system_pool(system: m.AzureSystemPool, found: Findings) -> None:
+    if system.vm_size is None:
+        system.vm_size = DEFAULT_INSTANCE["azure"]
+        return
+    inst = _catalog.load().cloud("azure").instance(system.vm_size)
+    if inst is None:
+        found.warn(
+            "azure.system_pool.vm_size",
+            f"{system.vm_size} is not in the catalog; "
+            "it is passed through unchecked and left out of cost estimates",
+        )
+    elif inst.gpu:
+        found.error(
+            "azure.system_pool.vm_size",
+            f"{inst.name} has {inst.gpu_count} x {inst.gpu}; the critical pool runs only "
+            "AKS's own add-ons, so its GPUs would sit idle",
+            f"use a CPU size such as {DEFAULT_INSTANCE['azure']}, and a GPU pool in node_pools",
         )
 
 
