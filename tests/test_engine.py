@@ -417,3 +417,55 @@ def test_a_rotated_secret_value_alone_reapplies_its_component(trees, cluster, tm
     assert secret["data"]["secret"] == "cm90YXRlZC12YWx1ZQ=="  # base64 of rotated-value
     key = store.path(engine.apply.DIGEST_KEY)
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_api_servers_deprecation_warnings_reach_the_summary_once_each(
+    trees, cluster, tmp_path
+):
+    # cert-manager's ClusterIssuer CRD, with its served version marked deprecated as a CRD
+    # author would: the API server then warns on every request to that version.
+    source = trees("26.03", ["namespaces", "cert-manager"])
+    shutil.copytree(source.root, tmp_path / "platform")
+    tree = PlatformTree.open(tmp_path / "platform")
+    manifests = tmp_path / "platform" / tree.component("cert-manager").path / "manifests.yaml"
+    docs = [d for d in yaml.safe_load_all(manifests.read_text()) if d]
+    crd = next(
+        d
+        for d in docs
+        if d["kind"] == "CustomResourceDefinition"
+        and d["metadata"]["name"] == "clusterissuers.cert-manager.io"
+    )
+    for version in crd["spec"]["versions"]:
+        version["deprecated"] = True
+        version["deprecationWarning"] = 'cert-manager.io/v1 "ClusterIssuer" is going away'
+    issuers = [d for d in docs if d["kind"] == "ClusterIssuer"]
+    assert issuers, "the 26.03 cert-manager component has no ClusterIssuer to apply"
+    manifests.write_text(yaml.safe_dump_all(docs))
+    sim, client = cluster()
+
+    class Recorder(Reporter):
+        def __init__(self) -> None:
+            self.warnings: list[str] = []
+
+        def warn(self, text: str) -> None:
+            self.warnings.append(text)
+
+    reporter = Recorder()
+    result = engine.apply_platform(tree, client, backoff=BACKOFF, timeout=60, reporter=reporter)
+
+    assert result.ok
+    text = 'cert-manager.io/v1 "ClusterIssuer" is going away'
+    assert list(result.api_warnings) == [text]
+    assert result.api_warnings[text] >= len(issuers)
+    assert [w for w in reporter.warnings if "API server warned" in w] == [
+        f"the API server warned ({result.api_warnings[text]} times): {text}"
+        if result.api_warnings[text] > 1
+        else f"the API server warned: {text}"
+    ]
+    assert result.to_dict()["api_warnings"] == [{"text": text, "count": result.api_warnings[text]}]
+
+
+def test_an_install_without_deprecated_apis_reports_no_api_warnings(trees, cluster):
+    sim, client = cluster()
+    result = _apply(trees("26.03", ["namespaces", "cert-manager"]), client)
+    assert result.ok and result.api_warnings == {}

@@ -137,6 +137,7 @@ class ApplyResult:
     events: list[tuple[float, str, str]] = field(default_factory=list)
     seconds: float = 0.0
     pruned_components: list[str] = field(default_factory=list)
+    api_warnings: dict[str, int] = field(default_factory=dict)  # text -> times sent
 
     @property
     def ok(self) -> bool:
@@ -161,6 +162,7 @@ class ApplyResult:
             "seconds": round(self.seconds, 3),
             "components": [c.to_dict() for c in self.components.values()],
             "pruned_components": self.pruned_components,
+            "api_warnings": [{"text": k, "count": v} for k, v in self.api_warnings.items()],
         }
 
 
@@ -365,6 +367,10 @@ class _Run:
         self.result.seconds = time.monotonic() - self.started
         for line in self.result.table().splitlines():
             self.reporter.line(line)
+        self.result.api_warnings = dict(self.kube.warnings)
+        for text, count in self.result.api_warnings.items():
+            times = f" ({count} times)" if count > 1 else ""
+            self.reporter.warn(f"the API server warned{times}: {text}")
         return self.result
 
     def _owner(self, ref: inv.ObjectRef) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -107,6 +108,9 @@ class KubeClient:
         self._discovery: dict[tuple[str, str], Resource] | None = None
         self._lock = threading.Lock()
         self.requests = 0
+        # The server's `Warning` headers (deprecated APIs, unknown fields kept, ...), by
+        # text, each logged once; kubectl prints them too, so a run should not hide them.
+        self.warnings: dict[str, int] = {}
 
     # ------------------------------------------------------------ transport
 
@@ -146,12 +150,22 @@ class KubeClient:
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ConnectionFailed(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if "Warning" in resp.headers:
+            self._note_warnings(method, path, resp.headers.getlist("Warning"))
         if resp.status >= 400:
             data = resp.data if not stream else resp.read()
             raise _api_error(resp.status, data, resp.headers.get("Retry-After"))
         if stream:
             return resp
         return json.loads(resp.data) if resp.data else {}
+
+    def _note_warnings(self, method: str, path: str, values: list[str]) -> None:
+        for text in _warning_texts(values):
+            with self._lock:
+                seen = self.warnings.get(text, 0)
+                self.warnings[text] = seen + 1
+            if not seen:
+                LOG.warning("API server warning (%s %s): %s", method, path, text)
 
     # ------------------------------------------------------------ discovery
 
@@ -337,6 +351,19 @@ class KubeClient:
             raise ConnectionFailed(f"watch {res.plural}: {exc}") from None
         finally:
             resp.release_conn()
+
+
+# RFC 9111 warn-value as the API server writes it: `299 - "text"` (one header per warning;
+# several in one header are comma-separated; quotes and backslashes are escaped).
+_WARNING = re.compile(r'\s*(\d{3})\s+\S+\s+"((?:[^"\\]|\\.)*)"')
+
+
+def _warning_texts(values: list[str]) -> list[str]:
+    texts = []
+    for value in values:
+        for match in _WARNING.finditer(value):
+            texts.append(re.sub(r"\\(.)", r"\1", match.group(2)))
+    return texts
 
 
 def _api_error(code: int, data: bytes, retry_after: str | None) -> ApiError:

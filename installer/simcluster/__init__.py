@@ -10,7 +10,9 @@ component-specific delays (pods that crash-loop with the kubelet's back-off whil
 Service they need has no endpoints, or wait for a late Secret at mount retries),
 Certificates and Profiles reconciled by their controllers, slowly terminating
 namespaces, and injected faults (5xx, 429, dropped connections, slow answers, a
-restart). Timings live in `timing.yaml`, scaled by `clock_scale`.
+restart). Like the real server it sends a `Warning: 299` header with each request to a
+CRD version marked `deprecated: true`. Timings live in `timing.yaml`, scaled by
+`clock_scale`.
 
     with SimCluster(clock_scale=0.01) as sim:
         sim.kubeconfig(tmp / "kubeconfig")

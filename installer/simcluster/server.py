@@ -234,13 +234,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self._send_warning()
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
         self.cluster.requests.append((self.command, self.path, code))
 
+    def _send_warning(self) -> None:
+        warning = getattr(self, "_warning", None)
+        if warning:
+            escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{escaped}"')
+
     def _dispatch(self, method: str) -> None:
+        self._warning: str | None = None
         body = self._body()
         fault = self.cluster.fault()
         if fault == "drop":
@@ -326,6 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) > 2 else None
         with state.lock:
             rtype = state.find_type(group, version, plural)
+            self._warning = state.deprecations.get((group, version, plural))
         if rtype is None:
             raise ApiFailure(404, "NotFound", "the server could not find the requested resource")
         if rtype.namespaced and name is not None and namespace is None:
@@ -398,6 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
+        self._send_warning()
         self.end_headers()
         self.cluster.requests.append(("WATCH", self.path, 200))
         try:

@@ -250,6 +250,10 @@ class ClusterState:
         self.event_rvs: list[int] = []
         # (group, plural) -> {served version: type}; the first entry is the storage version
         self.crds: dict[tuple[str, str], dict[str, ResourceType]] = {}
+        # (group, version, plural) -> the warning the API server sends with every request
+        # to a CRD version marked `deprecated: true` (apiextensions-apiserver's handler;
+        # without a deprecationWarning: "<group>/<version> <Kind> is deprecated").
+        self.deprecations: dict[tuple[str, str, str], str] = {}
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self.started = time.monotonic()
@@ -518,6 +522,8 @@ class ClusterState:
             spec = obj.get("spec", {})
             gp = (spec.get("group"), spec.get("names", {}).get("plural"))
             self.crds.pop(gp, None)
+            for dkey in [d for d in self.deprecations if (d[0], d[2]) == gp]:
+                self.deprecations.pop(dkey)
             for okey in [k for k in self.objects if k[:2] == gp]:
                 self.objects.pop(okey, None)
         self.changed.notify_all()
@@ -702,6 +708,14 @@ class ClusterState:
             )
             for v in ordered
         }
+        for entry in spec.get("versions", []):
+            dkey = (spec["group"], entry["name"], names["plural"])
+            if entry.get("deprecated") and entry.get("served", True):
+                self.deprecations[dkey] = entry.get("deprecationWarning") or (
+                    f"{spec['group']}/{entry['name']} {names['kind']} is deprecated"
+                )
+            else:
+                self.deprecations.pop(dkey, None)
         stored.status = {
             "acceptedNames": names,
             "storedVersions": [storage],
