@@ -141,16 +141,51 @@ def test_a_webhook_rejects_with_the_api_servers_text_until_its_backend_serves(si
     assert rejected.value.webhook == "webhook.cert-manager.io"
     assert 'no endpoints available for service "cert-manager-webhook"' in str(rejected.value)
 
+    # A Service serves once one of its EndpointSlices (named <service>-<suffix>) does.
     waits.wait_for(
         client,
-        "v1",
-        "Endpoints",
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
         "cert-manager",
         {"cert-manager-webhook"},
-        waits.endpoints_ready,
+        waits.endpoint_slice_ready,
         deadline=time.monotonic() + 5,
     )
     assert client.apply(config, field_manager="t")["data"] == {"a": "b"}
+
+
+def test_endpoints_are_mirrored_in_slices_and_reading_v1_endpoints_draws_the_warning(sim, client):
+    client.apply(NS, field_manager="t")
+    client.apply(_deployment("web", {"app": "web"}, replicas=1), field_manager="t")
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "cert-manager"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]},
+        },
+        field_manager="t",
+    )
+    slices = client.resource("discovery.k8s.io/v1", "EndpointSlice")
+    waits.wait_for(
+        client,
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        "cert-manager",
+        {"web"},
+        waits.endpoint_slice_ready,
+        deadline=time.monotonic() + 10,
+    )
+    [web] = client.list(slices, "cert-manager")["items"]
+    assert web["metadata"]["name"].startswith("web-") and waits.slice_service(web) == "web"
+    assert web["addressType"] == "IPv4" and web["ports"] == [{"name": "http", "port": 80}]
+    assert client.warnings == {}
+
+    client.list(client.resource("v1", "Endpoints"), "cert-manager")
+
+    assert list(client.warnings) == [
+        "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+    ]
 
 
 def test_server_side_apply_reports_conflicts_between_managers_unless_forced(sim, client):

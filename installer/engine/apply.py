@@ -14,7 +14,8 @@ ones others wait on first. Components remain the unit of reporting and bookkeepi
        skipped (its objects count as applied); this makes a re-run resume
     2. record the inventory (state applying: old and new objects)
     3. apply its objects as their needs come true ("started" at the first)
-    4. wait until ready: workloads rolled out, webhook Services with ready endpoints,
+    4. wait until ready: workloads rolled out, webhook Services with a ready
+       EndpointSlice address,
        Issuers and Certificates Ready, Profiles turned into namespaces
     5. prune what the previous render had and this one has not
     6. once every component it depends on converged, record converged ("ready")
@@ -86,6 +87,9 @@ LAST = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 NEVER_PRUNE = {"PersistentVolumeClaim"}
 CERT_KINDS = ("Certificate", "Issuer", "ClusterIssuer")
+# A Service serves once one of its EndpointSlices has a ready address (v1 Endpoints
+# is deprecated since Kubernetes 1.33 and its reads draw a warning).
+SLICES = "discovery.k8s.io/v1"
 # Applies in flight per unit of `concurrency`: 4 x 2 = 8 by default, which leaves room in
 # a 16-connection client pool for the observer's 4 watches and the readiness waits.
 SENDERS = 2
@@ -522,7 +526,7 @@ class _Run:
                 if hook and hook in self.webhooks:
                     ns, svc = self.webhooks[hook]
                     self.event(name, f"{ref}: webhook {hook} not serving; waiting for {ns}/{svc}")
-                    self._wait(name, "v1", "Endpoints", ns, {svc}, deadline, "serving")
+                    self._wait(name, SLICES, "EndpointSlice", ns, {svc}, deadline, "serving")
                     continue
             except KubeError as exc:
                 if not exc.transient:
@@ -580,13 +584,13 @@ class _Run:
                 for hook in obj.get("webhooks") or []:
                     svc = (hook.get("clientConfig") or {}).get("service")
                     if svc:
-                        groups[("v1", "Endpoints", svc["namespace"])].add(svc["name"])
+                        groups[(SLICES, "EndpointSlice", svc["namespace"])].add(svc["name"])
         # Certificates and Issuers first: workloads mounting their Secrets wait on them.
         rank = {"ClusterIssuer": 0, "Issuer": 1, "Certificate": 2}
         for (api_version, kind, ns), names in sorted(
             groups.items(), key=lambda kv: (rank.get(kv[0][1], 3), kv[0][1], kv[0][2] or "")
         ):
-            what = "serving" if kind == "Endpoints" else "ready"
+            what = "serving" if kind == "EndpointSlice" else "ready"
             self._wait(name, api_version, kind, ns, names, deadline, what)
         if groups:
             self.event(name, "workloads, webhooks and certificates ready")

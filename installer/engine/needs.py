@@ -12,7 +12,7 @@ reports the same tuples as they come true:
     ("applied", ref)            kfstack applied that object of the tree (this run, or
                                 its component is unchanged)
     ("secret", ns, name)        the Secret exists (one a cert-manager Certificate issues)
-    ("serving", ns, service)    the Service has ready endpoints
+    ("serving", ns, service)    an EndpointSlice of the Service has a ready address
 
 The rules:
 

@@ -1,7 +1,7 @@
 """What the cluster already has, kept current by watches: the facts the engine's needs
 (`needs.py`) are checked against.
 
-One thread per watched kind (Namespaces, CRDs, Endpoints, Secrets) lists once and
+One thread per watched kind (Namespaces, CRDs, EndpointSlices, Secrets) lists once and
 then watches from that resourceVersion, resuming with a new list when a watch ends,
 breaks or expires (410), with backoff on transient errors. Secrets are kept by name
 only: their values never leave the watch stream. Objects kfstack applies itself are
@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from installer.engine import waits
 from installer.engine.needs import Need
 from installer.engine.retry import Backoff, sleep
 from installer.kube import ApiError, KubeClient, KubeError
@@ -41,10 +42,9 @@ def _crd(obj: dict[str, Any]) -> list[Need]:
     return []
 
 
-def _endpoints(obj: dict[str, Any]) -> list[Need]:
-    if any(s.get("addresses") for s in obj.get("subsets") or []):
-        meta = obj["metadata"]
-        return [("serving", meta.get("namespace", ""), meta["name"])]
+def _endpoint_slice(obj: dict[str, Any]) -> list[Need]:
+    if waits.endpoint_slice_ready(obj):
+        return [("serving", obj["metadata"].get("namespace", ""), waits.slice_service(obj))]
     return []
 
 
@@ -57,7 +57,7 @@ def _secret(obj: dict[str, Any]) -> list[Need]:
 WATCHED: list[tuple[str, str, Callable[[dict[str, Any]], list[Need]]]] = [
     ("v1", "Namespace", _namespace),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition", _crd),
-    ("v1", "Endpoints", _endpoints),
+    ("discovery.k8s.io/v1", "EndpointSlice", _endpoint_slice),
     ("v1", "Secret", _secret),
 ]
 
@@ -150,7 +150,8 @@ class Observer:
                     (i["metadata"].get("namespace", ""), i["metadata"]["name"]): facts_of(i)
                     for i in listing.get("items", [])
                 }
-                gone = [n for key, ns in held.items() if now.get(key) != ns for n in ns]
+                still = {n for ns in now.values() for n in ns}
+                gone = [n for ns in held.values() for n in ns if n not in still]
                 self.facts.discard(gone)
                 held = now
                 self.facts.add(n for ns in now.values() for n in ns)
@@ -159,8 +160,13 @@ class Observer:
                 for event, obj in self.kube.watch(res, resource_version=rv, timeout=WATCH_SECONDS):
                     key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                     new = [] if event == "DELETED" else facts_of(obj)
-                    self.facts.discard(n for n in held.get(key, []) if n not in new)
+                    before = held.get(key, [])
                     held[key] = new
+                    lost = [n for n in before if n not in new]
+                    if lost:
+                        # Several objects can make one fact true (a Service's slices).
+                        still = {n for ns in held.values() for n in ns}
+                        self.facts.discard(n for n in lost if n not in still)
                     self.facts.add(new)
                     if self.done.is_set():
                         return

@@ -68,8 +68,20 @@ def condition_ready(obj: dict[str, Any]) -> bool:
     return _condition(obj, "Ready")
 
 
-def endpoints_ready(obj: dict[str, Any]) -> bool:
-    return any(subset.get("addresses") for subset in obj.get("subsets") or [])
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def endpoint_slice_ready(obj: dict[str, Any]) -> bool:
+    """An EndpointSlice with a ready address (an unset `ready` means ready, per the API)."""
+    return any(
+        ep.get("addresses") and (ep.get("conditions") or {}).get("ready") is not False
+        for ep in obj.get("endpoints") or []
+    )
+
+
+def slice_service(obj: dict[str, Any]) -> str:
+    """The Service an EndpointSlice belongs to (its name is `<service>-<suffix>`)."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL, "")
 
 
 def exists(obj: dict[str, Any]) -> bool:
@@ -86,7 +98,7 @@ def predicate_for(kind: str) -> Predicate | None:
         "Certificate": condition_ready,
         "Issuer": condition_ready,
         "ClusterIssuer": condition_ready,
-        "Endpoints": endpoints_ready,
+        "EndpointSlice": endpoint_slice_ready,
         "Namespace": exists,
     }.get(kind)
 
@@ -106,6 +118,8 @@ def wait_for(
 ) -> None:
     """Block until every object in `names` (one kind, one namespace) satisfies `predicate`.
 
+    For EndpointSlices `names` are Services: a Service counts once one of its slices does.
+
     Raises:
         WaitTimeout: the deadline passed; the message lists what is still pending.
         Interrupted: `stop` was set.
@@ -121,12 +135,13 @@ def wait_for(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             listed = ", ".join(sorted(pending)[:8])
-            raise WaitTimeout(f"timed out waiting for {kind} {listed} to be {what}")
+            shown = "Service" if kind == "EndpointSlice" else kind
+            raise WaitTimeout(f"timed out waiting for {shown} {listed} to be {what}")
         try:
             res = res or kube.resource(api_version, kind)
             listing = kube.list(res, namespace)
             for item in listing.get("items", []):
-                name = item["metadata"]["name"]
+                name = _name_of(kind, item)
                 if name in pending and predicate(item):
                     pending.discard(name)
             if not pending:
@@ -135,7 +150,7 @@ def wait_for(
             for event, obj in kube.watch(
                 res, namespace, resource_version=rv, timeout=min(remaining, 30.0)
             ):
-                name = obj["metadata"]["name"]
+                name = _name_of(kind, obj)
                 if name in pending and event != "DELETED" and predicate(obj):
                     pending.discard(name)
                     if not pending:
@@ -152,3 +167,7 @@ def wait_for(
             attempt += 1
             LOG.info("waiting for %s %s: %s; retrying in %.2f s", kind, what, exc, wait)
             sleep(min(wait, max(0.0, deadline - time.monotonic())), stop)
+
+
+def _name_of(kind: str, obj: dict[str, Any]) -> str:
+    return slice_service(obj) if kind == "EndpointSlice" else obj["metadata"]["name"]

@@ -59,6 +59,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("v1", "secrets", "Secret"),
     _r("v1", "services", "Service", status=True),
     _r("v1", "endpoints", "Endpoints"),
+    _r("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
     _r("v1", "pods", "Pod", status=True),
     _r("v1", "persistentvolumeclaims", "PersistentVolumeClaim", status=True),
     _r("v1", "persistentvolumes", "PersistentVolume", False, True),

@@ -185,6 +185,11 @@ class SimCluster:
         return None
 
 
+ENDPOINTS_DEPRECATED = (
+    "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     cluster: SimCluster
     protocol_version = "HTTP/1.1"
@@ -335,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             rtype = state.find_type(group, version, plural)
             self._warning = state.deprecations.get((group, version, plural))
+        if (group, version, plural) == ("", "v1", "endpoints"):
+            # What kube-apiserver v1.33+ (this simulator says 1.34) sends for v1 Endpoints.
+            self._warning = ENDPOINTS_DEPRECATED
         if rtype is None:
             raise ApiFailure(404, "NotFound", "the server could not find the requested resource")
         if rtype.namespaced and name is not None and namespace is None:

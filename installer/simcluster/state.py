@@ -35,6 +35,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1093,6 +1094,29 @@ class ClusterState:
             self._put_system(
                 self._builtin[("", "endpoints")],
                 {"metadata": {"name": name, "namespace": namespace}, "subsets": subsets},
+            )
+            # The EndpointSlice controller mirrors the same state in the newer API (the one
+            # clients should read since v1.33 deprecated Endpoints): one IPv4 slice per
+            # Service, named <service>-<suffix>, found by its service-name label.
+            self._put_system(
+                self._builtin[("discovery.k8s.io", "endpointslices")],
+                {
+                    "metadata": {
+                        "name": f"{name}-{zlib.crc32(name.encode()) % 100000:05d}"[:63],
+                        "namespace": namespace,
+                        "labels": {
+                            "kubernetes.io/service-name": name,
+                            "endpointslice.kubernetes.io/managed-by": (
+                                "endpointslice-controller.k8s.io"
+                            ),
+                        },
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": ["10.244.0.10"], "conditions": {"ready": True}}]
+                    if ready
+                    else [],
+                    "ports": [{"name": p["name"], "port": p["port"]} for p in ports],
+                },
             )
 
     def _issuer_exists(self, stored: Stored) -> bool:
