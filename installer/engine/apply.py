@@ -15,8 +15,8 @@ ones others wait on first. Components remain the unit of reporting and bookkeepi
     2. record the inventory (state applying: old and new objects)
     3. apply its objects as their needs come true ("started" at the first)
     4. wait until ready: workloads rolled out, webhook Services with a ready
-       EndpointSlice address,
-       Issuers and Certificates Ready, Profiles turned into namespaces
+       EndpointSlice address, Issuers and Certificates Ready, Profiles turned into
+       namespaces
     5. prune what the previous render had and this one has not
     6. once every component it depends on converged, record converged ("ready")
 
