@@ -398,6 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
+        # The connection is closed when the watch ends (below); saying so keeps clients
+        # from pooling it and failing their next request on it (RemoteDisconnected).
+        self.send_header("Connection", "close")
         self.end_headers()
         self.cluster.requests.append(("WATCH", self.path, 200))
         try:
