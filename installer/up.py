@@ -18,6 +18,10 @@
                          the phase and progress.json record the commit applied
       7. verify          GPUs, pipelines, notebooks; a JSON report in the work directory
 
+then the summary reads the ingress gateway's address (installer.gateway; waiting up to
+`gateway_timeout` for a cloud load balancer's): the dashboard URL, and with
+kubeflow.domain the DNS record the domain needs.
+
 `progress.json` in the work directory records each finished phase with the digest of
 its inputs, so a re-run after a failure or an interruption starts where it stopped:
 the infrastructure is not touched again when its configuration has not changed.
@@ -38,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import stacks
+from installer import gateway, planview
 from installer import infra as _infra
-from installer import planview
 from installer.console import OK, RESUME, Reporter
 from installer.errors import KfstackError, UserError
 from installer.secrets import SecretStore
@@ -115,6 +119,8 @@ class UpResult:
     verify: dict[str, Any] | None = None
     kubeconfig: str | None = None
     dashboard: str | None = None
+    # Where users reach it: the gateway's address and the domain's DNS record.
+    access: gateway.Dashboard | None = None
     sign_in: dict[str, Any] | None = None
     gitops: dict[str, Any] | None = None
     ok: bool = True
@@ -134,6 +140,9 @@ class UpResult:
             "verify": self.verify,
             "kubeconfig": self.kubeconfig,
             "dashboard": self.dashboard,
+            "gateway_address": self.access.gateway.address if self.access else None,
+            "dns_record": self.access.dns_record if self.access else None,
+            "gateway": self.access.gateway.to_dict() if self.access else None,
             "sign_in": self.sign_in,
             "gitops": self.gitops,
         }
@@ -182,6 +191,8 @@ class UpOptions:
     verify: bool = True
     verify_checks: tuple[str, ...] | None = None
     platform_timeout: float = 1800.0
+    # How long to wait for the cloud to give the gateway's load balancer an address.
+    gateway_timeout: float = 300.0
     concurrency: int = 4
     # --yes: `confirm` approves without a person, so a stale plan cannot be re-reviewed.
     yes: bool = False
@@ -326,7 +337,9 @@ def up(
                 if failed:
                     result.ok = False
 
-    result.dashboard = _dashboard(spec)
+        # After verify, so the cloud builds the load balancer while the checks run; inside
+        # the environment, whose cluster (the sandbox's simulator) ends with it.
+        _dashboard(spec, path, reporter, options, result)
     result.sign_in = _sign_in(spec, workdir)
     return result
 
@@ -548,11 +561,28 @@ def _tf_for_view(summary: Any) -> planview.TerraformSummary | None:
 # ---------------------------------------------------------------------------- summary
 
 
-def _dashboard(spec: Spec) -> str:
-    host = spec.kubeflow.domain
-    if host:
-        return f"https://{host}/"
-    return "https://<gateway address>/ (no kubeflow.domain: see the istio-ingressgateway Service)"
+def _dashboard(
+    spec: Spec, kubeconfig: Path, reporter: Reporter, options: UpOptions, result: UpResult
+) -> None:
+    """Fill in where users reach the platform: the dashboard URL, the gateway's address
+    and the DNS record for kubeflow.domain. A load balancer still without an address is
+    reported with the command to look again; it does not fail the run."""
+    from installer.commands.verify import connect
+
+    reporter.line("reading the gateway's address (a cloud load balancer takes 1-3 min)")
+    address = gateway.find(
+        connect(kubeconfig, None),
+        spec,
+        timeout=options.gateway_timeout,
+        kubeconfig=str(kubeconfig),
+        progress=gateway.wait_reporter(reporter.line),
+    )
+    if address.address is None:
+        reporter.warn(f"gateway: {address.pending}; check: {address.check}")
+    else:
+        reporter.ok(f"gateway {address.host_port()} ({address.service_type})")
+    result.access = gateway.summary(spec, address)
+    result.dashboard = result.access.url
 
 
 def _sign_in(spec: Spec, workdir: Workdir) -> dict[str, Any]:

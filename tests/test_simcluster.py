@@ -472,3 +472,63 @@ def test_an_update_to_a_rejected_workload_retries_its_pod_creation_at_once(sim, 
     assert len(_failures(sim)) == failures_before
     assert last_at + last_delay > updated + 5  # the scheduled retry was still far off
     assert created - updated < 2
+
+
+def _gateway_service(kind: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "gw", "namespace": "cert-manager"},
+        "spec": {
+            "type": kind,
+            "selector": {"app": "gw"},
+            "ports": [
+                {"name": "http2", "port": 80, "targetPort": 8080},
+                {"name": "https", "port": 443, "targetPort": 8443},
+            ],
+        },
+    }
+
+
+def test_a_load_balancer_service_gets_its_cloud_address_only_after_the_timing(sim, client):
+    sim.state.load_balancer.update(seconds=100, address="hostname", region="eu-west-1")
+    client.apply(NS, field_manager="t")
+    created = client.apply(_gateway_service("LoadBalancer"), field_manager="t")
+    services = client.resource("v1", "Service")
+
+    assert created["status"] == {"loadBalancer": {}}
+    time.sleep(0.5)  # half of the 1 s (100 simulated s)
+    assert client.get(services, "gw", "cert-manager")["status"] == {"loadBalancer": {}}
+    time.sleep(1.0)
+    (ingress,) = client.get(services, "gw", "cert-manager")["status"]["loadBalancer"]["ingress"]
+    uid = created["metadata"]["uid"].replace("-", "")
+    assert ingress["hostname"].startswith(f"a{uid}"[:32] + "-")
+    assert ingress["hostname"].endswith(".eu-west-1.elb.amazonaws.com")
+
+
+def test_an_ip_cloud_answers_test_net_addresses_and_none_never_answers(tmp_path):
+    for address, expected in (("ip", {"ip": "192.0.2.10"}), ("none", None)):
+        with SimCluster(clock_scale=0.01, load_balancer={"address": address}) as sim:
+            client = kube.connect(sim.kubeconfig(tmp_path / address))
+            client.apply(NS, field_manager="t")
+            client.apply(_gateway_service("LoadBalancer"), field_manager="t")
+            time.sleep(1.0)  # 100 simulated s, past the 60 s of timing.yaml
+            status = client.get(client.resource("v1", "Service"), "gw", "cert-manager")["status"]
+            ingress = status["loadBalancer"].get("ingress")
+            assert (ingress[0] if ingress else None) == expected, address
+
+
+def test_node_ports_are_allocated_in_range_kept_across_applies_and_released(sim, client):
+    client.apply(NS, field_manager="t")
+    first = client.apply(_gateway_service("NodePort"), field_manager="t")
+    ports = {p["name"]: p["nodePort"] for p in first["spec"]["ports"]}
+    other = _gateway_service("NodePort")
+    other["metadata"]["name"] = "other"
+    second = client.apply(other, field_manager="t")
+
+    assert all(30000 <= n <= 32767 for n in ports.values()) and len(set(ports.values())) == 2
+    assert not {p["nodePort"] for p in second["spec"]["ports"]} & set(ports.values())
+    again = client.apply(_gateway_service("NodePort"), field_manager="t")
+    assert {p["name"]: p["nodePort"] for p in again["spec"]["ports"]} == ports
+    cluster_ip = client.apply(_gateway_service("ClusterIP"), field_manager="t")
+    assert all("nodePort" not in p for p in cluster_ip["spec"]["ports"])

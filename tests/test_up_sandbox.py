@@ -93,6 +93,18 @@ def test_sandbox_up_builds_the_aws_example_end_to_end(first_and_second):
     components = {c["name"]: c["state"] for c in result["platform_apply"]["components"]}
     assert {"cert-manager", "istio", "dex", "pipelines", "teams"} <= set(components)
     assert set(components.values()) == {"converged"}
+    # Where users reach it: the address the simulated cloud gave the gateway's load
+    # balancer (an ELB host name in the spec's region, as EKS answers), not a
+    # placeholder, and the CNAME record the example's kubeflow.domain needs.
+    address = result["gateway_address"]
+    elb = r"a[0-9a-f]{31}-\d+\.us-west-2\.elb\.amazonaws\.com"
+    assert re.fullmatch(elb, address or ""), result["gateway"]
+    assert result["dashboard"] == "https://kubeflow.example.com/"
+    assert result["dns_record"] == {
+        "name": "kubeflow.example.com",
+        "type": "CNAME",
+        "value": address,
+    }
     checks = {c["name"]: c["result"] for c in result["verify"]["checks"]}
     # Nothing executes on the simulated cluster: every check says not-run, none passes.
     assert checks and set(checks.values()) == {"not-run"}
@@ -127,7 +139,7 @@ def test_a_second_sandbox_run_commits_nothing_new_and_names_the_same_commit(firs
 
 
 def test_a_second_sandbox_run_is_a_no_op(first_and_second):
-    _, _, first_seconds, second, second_seconds = first_and_second
+    _, first, first_seconds, second, second_seconds = first_and_second
     assert second.returncode == 0, second.stderr[-3000:]
     out = second.stdout.strip().splitlines()
     assert BANNER in out[0] and BANNER in out[-1]
@@ -135,6 +147,11 @@ def test_a_second_sandbox_run_is_a_no_op(first_and_second):
     assert "6. platform         resumed" in second.stdout
     # The cluster from the first run is there, so the plan view shows its (empty) diff.
     assert "Platform: 0 to create, 0 to change, 0 to prune" in second.stdout
+    # The same load balancer (the simulated cluster kept it), now in the text summary.
+    address = json.loads(first.stdout)["gateway_address"]
+    assert "  dashboard:  https://kubeflow.example.com/\n" in second.stdout
+    assert f"  gateway:    {address} (LoadBalancer)\n" in second.stdout
+    assert f"  DNS record: kubeflow.example.com CNAME {address}\n" in second.stdout
     print(
         f"first run {first_seconds:.1f}s, second run {second_seconds:.1f}s, "
         f"ratio {second_seconds / first_seconds:.2f}"

@@ -100,7 +100,10 @@ def _summary(run: Run, result: _up.UpResult) -> None:
     run.echo(
         f"Platform {result.platform} on {result.target}" + (" (sandbox)" if result.sandbox else "")
     )
-    run.echo(f"  dashboard:  {result.dashboard}")
+    if result.access is None:
+        run.echo(f"  dashboard:  {result.dashboard}")
+    for label, text in result.access.lines() if result.access else []:
+        run.echo(f"  {label + ':':<12}{text}")
     sign_in = result.sign_in or {}
     if sign_in.get("admin"):
         run.echo(

@@ -151,7 +151,11 @@ def environment(spec: Spec, workdir: Workdir, reporter: Reporter) -> Environment
         from installer.simcluster import SimCluster
 
         sim = SimCluster(
-            clock_scale=CLOCK_SCALE, nodes=nodes, state_file=state_dir / "cluster.json"
+            clock_scale=CLOCK_SCALE,
+            nodes=nodes,
+            state_file=state_dir / "cluster.json",
+            # EKS answers a LoadBalancer Service with an ELB host name in its region.
+            load_balancer={"address": "hostname", "region": spec.region or "us-west-2"},
         )
         sim.start()
         holder["sim"] = sim
@@ -194,9 +198,10 @@ def nodes_for(spec: Spec, outputs: InfraOutputs) -> list[dict[str, Any]]:
     tainted as the EKS node groups would register them."""
     gpu_labels = {pool.name: pool.labels for pool in outputs.gpu_pools}
     nodes = []
-    for pool in spec.node_pools:
+    for pool_index, pool in enumerate(spec.node_pools):
         for index in range(pool.effective_desired):
             name = f"{pool.name}-{index}"
+            ip = f"10.0.{pool_index}.{10 + index}"
             labels = {
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
@@ -217,6 +222,11 @@ def nodes_for(spec: Spec, outputs: InfraOutputs) -> list[dict[str, Any]]:
                     "metadata": {"name": name, "labels": labels},
                     "spec": {"taints": taints} if taints else {},
                     "status": {
+                        # As EKS registers a node: its VPC address and private DNS name.
+                        "addresses": [
+                            {"type": "InternalIP", "address": ip},
+                            {"type": "Hostname", "address": _private_dns(ip, spec.region)},
+                        ],
                         "allocatable": allocatable,
                         "capacity": dict(allocatable),
                         "conditions": [{"type": "Ready", "status": "True"}],
@@ -224,6 +234,10 @@ def nodes_for(spec: Spec, outputs: InfraOutputs) -> list[dict[str, Any]]:
                 }
             )
     return nodes
+
+
+def _private_dns(ip: str, region: str | None) -> str:
+    return f"ip-{ip.replace('.', '-')}.{region or 'us-west-2'}.compute.internal"
 
 
 def _backends() -> dict[str, Any]:

@@ -21,12 +21,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--drop-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--load-balancer",
+        choices=("hostname", "ip", "none"),
+        default=None,
+        help="what LoadBalancer Services get [default: timing.yaml's load_balancer.address]",
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         error_rate=args.error_rate, throttle_rate=args.throttle_rate, drop_rate=args.drop_rate
     )
     sim = SimCluster(
-        port=args.port, clock_scale=args.clock_scale, faults=faults, state_file=args.state
+        port=args.port,
+        clock_scale=args.clock_scale,
+        faults=faults,
+        state_file=args.state,
+        load_balancer={"address": args.load_balancer} if args.load_balancer else None,
     )
     sim.start()
     sim.kubeconfig(args.kubeconfig)

@@ -64,8 +64,11 @@ class SimCluster:
         nodes: list[dict[str, Any]] | None = None,
         state_file: Path | None = None,
         timing: dict[str, Any] | None = None,
+        load_balancer: dict[str, Any] | None = None,
     ) -> None:
-        self.state = ClusterState(timing=timing, clock_scale=clock_scale, nodes=nodes)
+        self.state = ClusterState(
+            timing=timing, clock_scale=clock_scale, nodes=nodes, load_balancer=load_balancer
+        )
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
         self.state_file = Path(state_file) if state_file else None
@@ -416,6 +419,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self._send_warning()
+        # The connection is closed when the watch ends (below); saying so keeps clients
+        # from pooling it and failing their next request on it (RemoteDisconnected).
+        self.send_header("Connection", "close")
         self.end_headers()
         self.cluster.requests.append(("WATCH", self.path, 200))
         try:

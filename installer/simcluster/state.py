@@ -17,7 +17,10 @@ behaviour that makes Kubeflow installs hard, on a scaled clock (see `timing.yaml
   back-off until a restart finds them ready (`dependencies` in `timing.yaml`);
 - cert-manager Issuers/Certificates become Ready (and write the Secret) once the
   cert-manager controller is ready; Profiles become namespaces once the profiles
-  controller is ready; namespaces terminate slowly and take their contents with them.
+  controller is ready; namespaces terminate slowly and take their contents with them;
+- NodePort and LoadBalancer Services get nodePorts (30000-32767), and a LoadBalancer
+  Service gets status.loadBalancer.ingress from a simulated cloud after a delay: an ELB
+  hostname or a TEST-NET IP (`load_balancer` in `timing.yaml`).
 
 Server-side apply keeps one applied configuration per field manager and merges them in
 order (lists are atomic: a simplification of the real list-map merge); a field set by
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import hashlib
 import heapq
 import itertools
 import json
@@ -92,6 +96,9 @@ class Stored:
     # Controller-owned fields outside status (Endpoints subsets, Secret data written by
     # cert-manager); merged under the managers' configs.
     system: dict[str, Any] = field(default_factory=dict)
+    # A Service's allocated nodePorts by "port/protocol": the API server's allocation,
+    # shown in spec.ports of every rendered view (lists are atomic in the configs).
+    node_ports: dict[str, int] = field(default_factory=dict)
     _view: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def view(self) -> dict[str, Any]:
@@ -116,6 +123,14 @@ class Stored:
             {"manager": name, "operation": "Apply", "apiVersion": self.rtype.group_version}
             for name in self.managers
         ]
+        if self.node_ports and isinstance(obj.get("spec"), dict):
+            spec = obj["spec"] = dict(obj["spec"])
+            spec["ports"] = [
+                {**p, "nodePort": self.node_ports[_port_key(p)]}
+                if not p.get("nodePort") and _port_key(p) in self.node_ports
+                else p
+                for p in spec.get("ports") or []
+            ]
         if self.status:
             obj["status"] = self.status
         return obj
@@ -239,8 +254,12 @@ class ClusterState:
         timing: dict[str, Any] | None = None,
         clock_scale: float | None = None,
         nodes: list[dict[str, Any]] | None = None,
+        load_balancer: dict[str, Any] | None = None,
     ) -> None:
         self.timing = timing or load_timing()
+        # How the simulated cloud answers Services of type LoadBalancer: timing.yaml's
+        # `load_balancer`, overridden per cluster (the sandbox: hostnames in its region).
+        self.load_balancer = {**(self.timing.get("load_balancer") or {}), **(load_balancer or {})}
         self.scale = float(clock_scale if clock_scale is not None else self.timing["clock_scale"])
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -424,6 +443,7 @@ class ClusterState:
                     dict(stored.managers),
                     stored.status,
                     stored.system,
+                    dict(stored.node_ports),
                 )
                 created = False
             self._check_conflicts(stored, manager, config, force)
@@ -432,6 +452,8 @@ class ClusterState:
             stored.managers = dict(
                 sorted(stored.managers.items(), key=lambda kv: kv[0] == manager)
             )
+            if rtype.kind == "Service":
+                self._allocate_node_ports(key, stored)
             after = stored.render()
             _validate_merged(rtype, name, after)
             stored.meta["labels"] = after["metadata"].get("labels") or {}
@@ -683,6 +705,7 @@ class ClusterState:
         elif kind == "Job" and created:
             self._pending_workloads.add(key)
         elif kind == "Service":
+            self._service_controller(key, stored)
             self._refresh_endpoints(key[2])
         elif (stored.rtype.group, kind) in CONTROLLED:
             self._pending_workloads.add(key)
@@ -1119,6 +1142,91 @@ class ClusterState:
                 },
             )
 
+    # ------------------------------------------------------------ Services
+
+    def _allocate_node_ports(self, key: tuple, stored: Stored) -> None:
+        """The API server's nodePort allocation: every port of a NodePort or LoadBalancer
+        Service without one gets a free port of 30000-32767 (--service-node-port-range),
+        kept across updates; a ClusterIP Service has none."""
+        allocated, stored.node_ports = stored.node_ports, {}
+        spec = stored.render().get("spec") or {}  # as applied, without the allocation
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        ports = spec.get("ports") or []
+        wanted = {_port_key(p) for p in ports if not p.get("nodePort")}
+        kept = {k: v for k, v in allocated.items() if k in wanted}
+        used = set(kept.values())
+        for okey, other in self.objects.items():
+            if okey[:2] == ("", "services") and okey != key:
+                used.update(other.node_ports.values())
+                used.update(
+                    p["nodePort"]
+                    for p in (other.view().get("spec") or {}).get("ports") or []
+                    if p.get("nodePort")
+                )
+        used.update(p["nodePort"] for p in ports if p.get("nodePort"))
+        free = (n for n in range(30000, 32768) if n not in used)
+        for port_key in sorted(wanted - kept.keys()):
+            # The real allocator picks at random; the lowest free port keeps runs
+            # reproducible, and nothing should depend on which port it is.
+            kept[port_key] = next(free)
+        stored.node_ports = kept
+
+    def _service_controller(self, key: tuple, stored: Stored) -> None:
+        """The cloud's service controller: a LoadBalancer Service gets
+        status.loadBalancer.ingress `load_balancer.seconds` after it appears (never when
+        `address` is none, as on a cluster with no load-balancer controller); a Service
+        no longer of that type loses it."""
+        kind = (stored.view().get("spec") or {}).get("type")
+        balanced = (stored.status.get("loadBalancer") or {}).get("ingress")
+        if kind != "LoadBalancer":
+            if "loadBalancer" in stored.status:
+                stored.status = {}
+                self._bump(key, "MODIFIED")
+            return
+        if balanced or "loadBalancer" in stored.status:
+            return  # served, or the cloud is already creating it
+        stored.status = {"loadBalancer": {}}
+        self._bump(key, "MODIFIED")
+        if self.load_balancer.get("address", "hostname") == "none":
+            return
+        uid = stored.meta.get("uid", "")
+        seconds = float(self.load_balancer.get("seconds", 60))
+        self.after(seconds, lambda: self._load_balancer_ready(key, uid))
+
+    def _load_balancer_ready(self, key: tuple, uid: str) -> None:
+        stored = self.objects.get(key)
+        if stored is None or stored.meta.get("uid") != uid:
+            return
+        if (stored.view().get("spec") or {}).get("type") != "LoadBalancer":
+            return
+        ingress = self._load_balancer_address(stored)
+        stored.status = {"loadBalancer": {"ingress": [ingress]}}
+        self._bump(key, "MODIFIED")
+        self.note(f"service {key[2]}/{key[3]} load balancer {next(iter(ingress.values()))}")
+
+    def _load_balancer_address(self, stored: Stored) -> dict[str, str]:
+        """An address shaped like the cloud's: EKS's in-tree controller names a classic
+        ELB "a" + the Service UID without dashes, cut to 32 characters, and AWS answers
+        with `<name>-<digits>.<region>.elb.amazonaws.com`; GKE and AKS give an IP, here
+        from TEST-NET-1 (192.0.2.0/24, RFC 5737), which routes nowhere."""
+        uid = stored.meta.get("uid", "")
+        if self.load_balancer.get("address", "hostname") == "hostname":
+            name = ("a" + uid.replace("-", ""))[:32]
+            digits = int(hashlib.sha256(uid.encode()).hexdigest(), 16) % 10**10
+            region = self.load_balancer.get("region") or "us-west-2"
+            return {"hostname": f"{name}-{digits}.{region}.elb.amazonaws.com"}
+        taken = {
+            ing.get("ip")
+            for (g, p, _, _), s in self.objects.items()
+            if (g, p) == ("", "services")
+            for ing in (s.status.get("loadBalancer") or {}).get("ingress") or []
+        }
+        host = next(
+            n for n in itertools.chain(range(10, 255), range(1, 10)) if f"192.0.2.{n}" not in taken
+        )
+        return {"ip": f"192.0.2.{host}"}
+
     def _issuer_exists(self, stored: Stored) -> bool:
         ref = stored.view().get("spec", {}).get("issuerRef", {})
         kind = ref.get("kind", "Issuer")
@@ -1197,6 +1305,7 @@ class ClusterState:
                         "managers": s.managers,
                         "status": s.status,
                         "system": s.system,
+                        "node_ports": s.node_ports,
                     }
                     for s in self.objects.values()
                 ],
@@ -1222,6 +1331,7 @@ class ClusterState:
                 )
                 stored = Stored(rtype, item["meta"], item["managers"], item["status"])
                 stored.system = item["system"]
+                stored.node_ports = dict(item.get("node_ports") or {})
                 self.objects[
                     self._key(rtype, item["meta"].get("namespace", ""), item["meta"]["name"])
                 ] = stored
@@ -1229,6 +1339,10 @@ class ClusterState:
                 kind = stored.rtype.kind
                 if kind == "CustomResourceDefinition" and stored.status:
                     self._establish(key)
+                elif kind == "Service" and "loadBalancer" in stored.status:
+                    if not stored.status["loadBalancer"].get("ingress"):
+                        stored.status = {}  # the cloud's creation restarts with the timers
+                        self._service_controller(key, stored)
                 elif (
                     kind in WORKLOAD_KINDS
                     and not stored.status.get("availableReplicas")
@@ -1248,6 +1362,10 @@ def _validate_merged(rtype: ResourceType, name: str, obj: dict) -> None:
                 f'{rtype.kind}.apps "{name}" is invalid: spec.template.spec.containers: '
                 "Required value",
             )
+
+
+def _port_key(port: dict) -> str:
+    return f"{port.get('port')}/{port.get('protocol') or 'TCP'}"
 
 
 def _spec(obj: dict) -> dict:
@@ -1346,6 +1464,10 @@ def default_nodes() -> list[dict[str, Any]]:
                 "metadata": {"name": f"node-{i}", "labels": labels},
                 "spec": {},
                 "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": f"10.0.1.{10 + i}"},
+                        {"type": "Hostname", "address": f"node-{i}"},
+                    ],
                     "allocatable": allocatable,
                     "capacity": dict(allocatable),
                     "conditions": [{"type": "Ready", "status": "True"}],
