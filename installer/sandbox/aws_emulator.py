@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -166,6 +167,30 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
+PORT_WAIT_SECONDS = 30.0
+
+
+def _wait_bindable(host: str, port: int, seconds: float) -> None:
+    """Return once `host:port` can be bound (as the server will, with SO_REUSEADDR).
+
+    Raises:
+        RuntimeError: still in use after `seconds`.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+                return
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"the AWS emulator cannot listen on {host}:{port}: {exc}"
+                    ) from None
+        time.sleep(0.2)
+
+
 class AwsEmulator:
     """moto's server on 127.0.0.1 with the EKS corrections; start/stop keep state."""
 
@@ -205,6 +230,9 @@ class AwsEmulator:
             self._corrections.apply()
         # werkzeug logs every request to stderr; the sandbox's console stays terse.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # moto's start() waits without a limit for its thread to bind; when the bind
+        # fails (the port still held) that thread dies and start() would never return.
+        _wait_bindable(self.host, self.port, PORT_WAIT_SECONDS)
         server = self._server_class(ip_address=self.host, port=self.port, verbose=False)
         server.start()
         self._server = server
@@ -215,6 +243,12 @@ class AwsEmulator:
         if self._server is None:
             return
         self._server.stop()
+        # shutdown() ends serve_forever but leaves the listening socket open until the
+        # server object is collected (request threads may still hold it), so a restart
+        # on the same port could fail to bind: close it now.
+        inner = getattr(self._server, "_server", None)
+        if inner is not None:
+            inner.server_close()
         self._server = None
         LOG.info("AWS emulator on %s stopped", self.endpoint)
 
