@@ -147,7 +147,7 @@ resource "aws_eks_node_group" "this" {
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.subnet_ids
+  subnet_ids      = each.value.subnet_ids != null ? each.value.subnet_ids : var.subnet_ids
 
   instance_types = each.value.instance_types
   ami_type       = each.value.ami_type

@@ -49,6 +49,8 @@ variable "node_pools" {
   description = <<-EOT
     One managed node group per entry. ami_type is AL2023_x86_64_STANDARD for CPU pools and
     AL2023_x86_64_NVIDIA for GPU pools; taint effects use the EKS names (NO_SCHEDULE ...).
+    subnet_ids pins a pool to some zones (GPU capacity often exists only in a few): the
+    private subnets of those zones; null puts the pool in every subnet of var.subnet_ids.
   EOT
   type = map(object({
     instance_types = list(string)
@@ -64,11 +66,17 @@ variable "node_pools" {
       value  = string
       effect = string
     }))
+    subnet_ids = optional(list(string))
   }))
 
   validation {
     condition     = alltrue([for p in values(var.node_pools) : p.min_size <= p.desired_size && p.desired_size <= p.max_size && p.max_size >= 1])
     error_message = "Every pool needs min_size <= desired_size <= max_size and max_size >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.node_pools) : p.subnet_ids == null || length(coalesce(p.subnet_ids, [])) > 0])
+    error_message = "No subnet is in the zones of pool(s) ${join(", ", [for name, p in var.node_pools : name if p.subnet_ids != null && length(coalesce(p.subnet_ids, [])) == 0])}: give the pool zones that have a private subnet, or add one there."
   }
 
   validation {
