@@ -70,6 +70,16 @@ def validate(tmp_path, text: str, *args: str):
             "not in region us-east-1",
         ),
         (
+            AWS + "- {name: c, zones: [us-east-1c]}\n",
+            "node_pools[1].zones[0]",
+            "zone 'us-east-1c' is not one of aws.zones",
+        ),
+        (
+            AWS.replace("us-east-1", "ap-south-9"),
+            "aws.zones",
+            "list two or more zones, e.g. zones: [ap-south-9a, ap-south-9b]",
+        ),
+        (
             "name: x\ntarget: existing\nexisting: {}\nstorage: {rwx: true}\n",
             "storage.rwx",
             "existing.rwx_class",

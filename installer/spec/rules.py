@@ -229,6 +229,14 @@ def _check_aws_network(spec: m.Spec, found: Findings) -> None:
                 "EKS needs subnets in at least two availability zones",
                 "list two or more zones",
             )
+        elif not aws.zones:
+            # Only a catalogued region gets default zones; the new VPC (and any pool
+            # pinned to zones) needs them to place its subnets.
+            found.error(
+                "aws.zones",
+                f"the catalog does not list the zones of {aws.region}, and a new VPC needs them",
+                f"list two or more zones, e.g. zones: [{aws.region}a, {aws.region}b]",
+            )
 
 
 # Cluster names: GKE allows 40 characters; AKS's DNS prefix (kfstack uses the cluster
