@@ -45,6 +45,34 @@ variable "admin_principal_arns" {
   }
 }
 
+variable "secrets_encryption" {
+  description = "Whether Kubernetes Secrets are envelope-encrypted with a customer-managed KMS key: kms_key_arn, or one this module creates (rotation on). EKS cannot turn it off again; setting it to false later replaces the cluster."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing symmetric KMS key in the cluster's region for secrets_encryption; null creates one. Its key policy must let the account's IAM policies grant use (the default key policy does)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", coalesce(var.kms_key_arn, "-")))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias or a key id."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days a created KMS key waits, after the cluster is destroyed, before AWS deletes it; until then a deletion by mistake can be cancelled (aws kms cancel-key-deletion)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30 (AWS's limits)."
+  }
+}
+
 variable "node_pools" {
   description = <<-EOT
     One managed node group per entry. ami_type is AL2023_x86_64_STANDARD for CPU pools and
