@@ -6,9 +6,11 @@
     ├── module.vpc  new VPC, public + private subnets over aws.zones, NAT per aws.network.nat
     │               (absent for an existing VPC: its ids come from aws.network, and with
     │               pools pinned to zones, `data.aws_subnet.private` reads their zones)
-    ├── module.eks  IAM roles, the cluster (creator is admin), one node group per pool
-    │               (in its zones' private subnets), CSI IRSA roles, and the CSI add-ons
-    │               when aws.addons is managed
+    ├── module.eks  IAM roles, the cluster (creator is admin; Secrets envelope-encrypted
+    │               with kfstack's KMS key or aws.kms_key_arn, unless
+    │               aws.secrets_encryption is off), one node group per pool (in its
+    │               zones' private subnets), CSI IRSA roles, and the CSI add-ons when
+    │               aws.addons is managed
     ├── module.efs  with storage.rwx: EFS, a mount target per private subnet, NFS group
     └── output      the `stacks.base.InfraOutputs` fields, plus vpc/subnet/CSI role ids
 
@@ -184,6 +186,8 @@ class AwsStack(Stack):
             "subnet_ids": net["private_subnet_ids"],
             "endpoint_public_access": self.aws.endpoint_public_access,
             "admin_principal_arns": list(self.aws.admin_role_arns),
+            "secrets_encryption": self.aws.secrets_encryption,
+            "kms_key_arn": self.aws.kms_key_arn,
             "node_pools": {
                 pool.name: _node_group(pool, existing_vpc=self.aws.network.existing)
                 for pool in self.spec.node_pools

@@ -1,8 +1,9 @@
-"""EKS node pools pinned to zones: `terraform plan` of the real AWS provider, in moto.
+"""`terraform plan` of EKS roots with the real AWS provider, in moto: pool zones, and
+the KMS envelope encryption of Secrets.
 
-A pool's subnets are only known once the subnets exist, so each test first makes them
-(the new VPC's module applied on its own, or an existing VPC made with boto3) and then
-plans the whole root: the planned node group's `subnet_ids` are concrete ids.
+A pool's subnets are only known once the subnets exist, so the zone tests first make
+them (the new VPC's module applied on its own, or an existing VPC made with boto3) and
+then plan the whole root: the planned node group's `subnet_ids` are concrete ids.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ pytestmark = [
 
 REGION = "us-west-2"
 NODE_GROUP = 'module.eks.aws_eks_node_group.this["{}"]'
+CLUSTER = "module.eks.aws_eks_cluster.this"
+KEY = "module.eks.aws_kms_key.secrets[0]"
+KEY_GRANT = "module.eks.aws_iam_role_policy.cluster_encryption[0]"
 
 
 def _spec_data(**aws) -> dict:
@@ -196,3 +200,39 @@ def test_a_pool_zone_outside_aws_zones_is_refused_offline_naming_the_field_and_t
     assert "zone 'us-west-2c' is not one of aws.zones" in result.stderr
     assert "add it to aws.zones or remove it here" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def test_by_default_secrets_are_encrypted_with_a_created_rotating_key_the_cluster_role_may_use(
+    emulator, tmp_path
+):
+    planned = _plan(_write(tmp_path, _spec_data()))
+
+    key = planned[KEY]
+    assert key["enable_key_rotation"] is True
+    assert key["deletion_window_in_days"] == 30
+    assert planned[CLUSTER]["encryption_config"][0]["resources"] == ["secrets"]
+    assert KEY_GRANT in planned
+
+
+def test_a_users_key_encrypts_the_secrets_and_no_key_is_created(emulator, tmp_path):
+    kms = boto3.client("kms", region_name=REGION)
+    arn = kms.create_key(Description="platform team's key")["KeyMetadata"]["Arn"]
+
+    planned = _plan(_write(tmp_path, _spec_data(kms_key_arn=arn)))
+
+    assert KEY not in planned
+    config = planned[CLUSTER]["encryption_config"][0]
+    assert (config["resources"], config["provider"][0]["key_arn"]) == (["secrets"], arn)
+    grant = json.loads(planned[KEY_GRANT]["policy"])
+    assert [s["Resource"] for s in grant["Statement"]] == [arn]
+
+
+def test_with_secrets_encryption_off_the_cluster_has_no_encryption_and_no_key(emulator, tmp_path):
+    planned = _plan(_write(tmp_path, _spec_data(secrets_encryption=False)))
+
+    assert planned[CLUSTER]["encryption_config"] == []
+    assert KEY not in planned
+    assert KEY_GRANT not in planned

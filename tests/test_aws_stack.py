@@ -101,6 +101,22 @@ def test_an_existing_vpc_reads_its_subnets_zones_only_for_pools_pinned_to_zones(
     assert "subnet_ids" not in main["module"]["eks"]["node_pools"]["system"]
 
 
+def test_secrets_are_encrypted_by_default_with_a_key_the_module_creates(tmp_path):
+    _, spec = _spec(tmp_path)
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (True, None)
+
+
+def test_a_users_kms_key_is_passed_through_and_turning_encryption_off_passes_no_key(tmp_path):
+    arn = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    _, spec = _spec(tmp_path, aws={"region": "us-west-2", "kms_key_arn": arn})
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (True, arn)
+    _, spec = _spec(tmp_path, aws={"region": "us-west-2", "secrets_encryption": False})
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (False, None)
+
+
 def test_an_existing_vpc_is_used_by_id_and_s3_state_gets_its_backend_block(tmp_path):
     _, spec = _spec(
         tmp_path,
