@@ -4,19 +4,26 @@
     ├── terraform   required AWS provider (>= 5.100, < 7.0), backend (local or s3)
     ├── provider    aws, region from the spec; credentials from the standard AWS env
     ├── module.vpc  new VPC, public + private subnets over aws.zones, NAT per aws.network.nat
-    │               (absent for an existing VPC: its ids come from aws.network)
-    ├── module.eks  IAM roles, the cluster (creator is admin), one node group per pool,
-    │               CSI IRSA roles, and the CSI add-ons when aws.addons is managed
+    │               (absent for an existing VPC: its ids come from aws.network, and with
+    │               pools pinned to zones, `data.aws_subnet.private` reads their zones)
+    ├── module.eks  IAM roles, the cluster (creator is admin; Secrets envelope-encrypted
+    │               with kfstack's KMS key or aws.kms_key_arn, unless
+    │               aws.secrets_encryption is off), one node group per pool (in its
+    │               zones' private subnets), CSI IRSA roles, and the CSI add-ons when
+    │               aws.addons is managed
     ├── module.efs  with storage.rwx: EFS, a mount target per private subnet, NFS group
     └── output      the `stacks.base.InfraOutputs` fields, plus vpc/subnet/CSI role ids
 
 Pools are typed here (`_node_group`) into the module's `node_pools` input: GPU pools
 get the NVIDIA AL2023 AMI type, their taints (`pool.effective_taints`, with Kubernetes
-effect names turned into EKS's) and the labels the platform layer selects on.
+effect names turned into EKS's) and the labels the platform layer selects on. A pool
+with `zones` gets only the private subnets of those zones (`_pool_subnets`); without,
+the module gives it every private subnet.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -54,13 +61,31 @@ def eks_labels(pool: NodePool) -> dict[str, str]:
     return labels
 
 
-def _node_group(pool: NodePool) -> dict[str, Any]:
+def _pool_subnets(zones: list[str], existing: bool) -> list[str] | str:
+    """The private subnets of `zones`, as Terraform references.
+
+    A new VPC's module maps each zone to its subnet. An existing VPC's subnets are given
+    by id only, so their zones are read (`data.aws_subnet.private`) and filtered; a zone
+    with no subnet there leaves the list short, and none at all fails the module's
+    validation at plan time, naming the pool.
+    """
+    wanted = list(dict.fromkeys(zones))
+    if existing:
+        return (
+            "${[for s in data.aws_subnet.private : s.id if contains("
+            + json.dumps(wanted)
+            + ", s.availability_zone)]}"
+        )
+    return [f'${{module.vpc.private_subnet_ids_by_zone["{zone}"]}}' for zone in wanted]
+
+
+def _node_group(pool: NodePool, *, existing_vpc: bool = False) -> dict[str, Any]:
     assert pool.instance_type is not None  # filled in by the spec rules
     if pool.is_gpu:
         ami = AMI_NVIDIA
     else:
         ami = AMI_ARM if _GRAVITON.match(pool.instance_type) else AMI_STANDARD
-    return {
+    group = {
         "instance_types": [pool.instance_type],
         "ami_type": ami,
         "capacity_type": "SPOT" if pool.spot else "ON_DEMAND",
@@ -74,6 +99,9 @@ def _node_group(pool: NodePool) -> dict[str, Any]:
             for t in pool.effective_taints
         ],
     }
+    if pool.zones:
+        group["subnet_ids"] = _pool_subnets(pool.zones, existing_vpc)
+    return group
 
 
 class AwsStack(Stack):
@@ -117,7 +145,14 @@ class AwsStack(Stack):
         the VPC id, its CIDR and the subnets."""
         net = self.aws.network
         if net.existing:
-            data = {"aws_vpc": {"existing": {"id": net.vpc_id}}}
+            data: dict[str, Any] = {"aws_vpc": {"existing": {"id": net.vpc_id}}}
+            if any(pool.zones for pool in self.spec.node_pools):
+                data["aws_subnet"] = {
+                    "private": {
+                        "for_each": "${toset(" + json.dumps(list(net.private_subnet_ids)) + ")}",
+                        "id": "${each.value}",
+                    }
+                }
             refs = {
                 "vpc_id": net.vpc_id,
                 "vpc_cidr_block": "${data.aws_vpc.existing.cidr_block}",
@@ -151,7 +186,12 @@ class AwsStack(Stack):
             "subnet_ids": net["private_subnet_ids"],
             "endpoint_public_access": self.aws.endpoint_public_access,
             "admin_principal_arns": list(self.aws.admin_role_arns),
-            "node_pools": {pool.name: _node_group(pool) for pool in self.spec.node_pools},
+            "secrets_encryption": self.aws.secrets_encryption,
+            "kms_key_arn": self.aws.kms_key_arn,
+            "node_pools": {
+                pool.name: _node_group(pool, existing_vpc=self.aws.network.existing)
+                for pool in self.spec.node_pools
+            },
             "addons": self.aws.addons,
             "efs_csi": self.spec.storage.rwx,
             "tags": self.tags,

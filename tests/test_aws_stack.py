@@ -68,6 +68,55 @@ def test_gpu_pools_get_the_nvidia_ami_their_taint_and_the_labels_the_platform_se
     assert set(main["module"]) == {"vpc", "eks", "efs"}
 
 
+def test_only_a_pool_with_zones_names_subnets_and_a_new_vpc_gives_them_by_zone(tmp_path):
+    data = yaml.safe_load((aws_harness.REPO / "examples" / "aws.yaml").read_text())
+    data["node_pools"][3]["zones"] = ["us-west-2b", "us-west-2b"]
+    _, spec = _spec(tmp_path, node_pools=data["node_pools"])
+    main = AwsStack(spec).documents()["main.tf.json"]
+    pools = main["module"]["eks"]["node_pools"]
+    assert pools["gpu-l4"]["subnet_ids"] == [
+        '${module.vpc.private_subnet_ids_by_zone["us-west-2b"]}'
+    ]
+    assert [name for name, pool in pools.items() if "subnet_ids" in pool] == ["gpu-l4"]
+    assert main["module"]["eks"]["subnet_ids"] == "${module.vpc.private_subnet_ids}"
+    assert "data" not in main
+
+
+def test_an_existing_vpc_reads_its_subnets_zones_only_for_pools_pinned_to_zones(tmp_path):
+    network = {"vpc_id": "vpc-0abc", "private_subnet_ids": ["subnet-0a1", "subnet-0b2"]}
+    pools = [
+        {"name": "system", "role": "system", "min": 2},
+        {"name": "g", "gpu": {"model": "L4"}, "min": 0, "zones": ["us-west-2a"]},
+    ]
+    _, spec = _spec(tmp_path, aws={"region": "us-west-2", "network": network}, node_pools=pools)
+    main = AwsStack(spec).documents()["main.tf.json"]
+    assert main["data"]["aws_subnet"]["private"] == {
+        "for_each": '${toset(["subnet-0a1", "subnet-0b2"])}',
+        "id": "${each.value}",
+    }
+    assert main["module"]["eks"]["node_pools"]["g"]["subnet_ids"] == (
+        '${[for s in data.aws_subnet.private : s.id if contains(["us-west-2a"],'
+        " s.availability_zone)]}"
+    )
+    assert "subnet_ids" not in main["module"]["eks"]["node_pools"]["system"]
+
+
+def test_secrets_are_encrypted_by_default_with_a_key_the_module_creates(tmp_path):
+    _, spec = _spec(tmp_path)
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (True, None)
+
+
+def test_a_users_kms_key_is_passed_through_and_turning_encryption_off_passes_no_key(tmp_path):
+    arn = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    _, spec = _spec(tmp_path, aws={"region": "us-west-2", "kms_key_arn": arn})
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (True, arn)
+    _, spec = _spec(tmp_path, aws={"region": "us-west-2", "secrets_encryption": False})
+    eks = AwsStack(spec).documents()["main.tf.json"]["module"]["eks"]
+    assert (eks["secrets_encryption"], eks["kms_key_arn"]) == (False, None)
+
+
 def test_an_existing_vpc_is_used_by_id_and_s3_state_gets_its_backend_block(tmp_path):
     _, spec = _spec(
         tmp_path,
@@ -101,6 +150,7 @@ def test_an_existing_vpc_is_used_by_id_and_s3_state_gets_its_backend_block(tmp_p
         }
     }
     assert stack.module_names() == ["aws-eks", "aws-efs"]
+    assert "aws_subnet" not in main["data"]
 
 
 @pytest.mark.integration

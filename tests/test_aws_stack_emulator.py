@@ -70,7 +70,13 @@ def _spec_data() -> dict:
                 "max": 4,
                 "spot": True,
             },
-            {"name": "gpu-l4", "gpu": {"model": "L4", "count": 4}, "min": 0, "max": 2},
+            {
+                "name": "gpu-l4",
+                "gpu": {"model": "L4", "count": 4},
+                "min": 0,
+                "max": 2,
+                "zones": [f"{REGION}b"],
+            },
         ],
         "storage": {"rwx": True},
         "state": {
@@ -172,6 +178,12 @@ def test_apply_creates_exactly_the_cluster_node_groups_and_efs_the_spec_asks_for
     cluster = eks.describe_cluster(name="kft-dev")["cluster"]
     assert cluster["version"] == "1.34"
     assert cluster["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+    [encryption] = cluster["encryptionConfig"]
+    assert encryption["resources"] == ["secrets"]
+    kms = aws("kms")
+    key = kms.describe_key(KeyId=encryption["provider"]["keyArn"])["KeyMetadata"]
+    assert (key["KeyManager"], key["KeyState"]) == ("CUSTOMER", "Enabled")
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
     assert sorted(eks.list_nodegroups(clusterName="kft-dev")["nodegroups"]) == [
         "gpu-a10g",
         "gpu-l4",
@@ -205,13 +217,15 @@ def test_apply_creates_exactly_the_cluster_node_groups_and_efs_the_spec_asks_for
     assert l4["instanceTypes"] == ["g6.12xlarge"]  # chosen from the catalog: 4 x L4
     assert l4["scalingConfig"]["maxSize"] == 2
     assert l4["labels"]["kfstack.io/gpu-model"] == "L4"
+    private = env.first_apply["outputs"]["private_subnet_ids"]  # in the order of aws.zones
+    assert l4["subnets"] == [private[1]]  # pinned to the second zone
+    assert sorted(system["subnets"]) == sorted(private)
 
     efs = aws("efs")
     filesystems = efs.describe_file_systems()["FileSystems"]
     assert len(filesystems) == 1
     fs_id = filesystems[0]["FileSystemId"]
     targets = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
-    private = env.first_apply["outputs"]["private_subnet_ids"]
     assert sorted(t["SubnetId"] for t in targets) == sorted(private)
 
     kubeconfig = Path(env.first_apply["kubeconfig"])
@@ -387,6 +401,12 @@ def test_destroy_leaves_nothing_behind_in_any_service(env):
     iam = aws("iam")
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == []
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    kms = aws("kms")
+    states = [
+        kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
+        for k in kms.list_keys()["Keys"]
+    ]
+    assert states == ["PendingDeletion"]  # KMS waits out the deletion window
     # The state store outlives the environment (it holds the now-empty state).
     state = json.loads(
         aws("s3").get_object(Bucket=BUCKET, Key="kft/dev/terraform.tfstate")["Body"].read()

@@ -70,6 +70,39 @@ def validate(tmp_path, text: str, *args: str):
             "not in region us-east-1",
         ),
         (
+            AWS + "- {name: c, zones: [us-east-1c]}\n",
+            "node_pools[1].zones[0]",
+            "zone 'us-east-1c' is not one of aws.zones",
+        ),
+        (
+            AWS.replace(
+                "{region: us-east-1}",
+                "{region: us-east-1, kms_key_arn: 'arn:aws:kms:us-west-2:123456789012:key/"
+                "1234abcd-12ab-34cd-56ef-1234567890ab'}",
+            ),
+            "aws.kms_key_arn",
+            "EKS encrypts with a KMS key of its own region (us-east-1), not of us-west-2",
+        ),
+        (
+            AWS.replace(
+                "{region: us-east-1}",
+                "{region: us-east-1, secrets_encryption: false, kms_key_arn: 'arn:aws:kms:"
+                "us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'}",
+            ),
+            "aws.kms_key_arn",
+            "a KMS key is given but aws.secrets_encryption is false",
+        ),
+        (
+            AWS.replace("{region: us-east-1}", "{region: us-east-1, kms_key_arn: alias/mine}"),
+            "aws.kms_key_arn",
+            "String should match pattern",
+        ),
+        (
+            AWS.replace("us-east-1", "ap-south-9"),
+            "aws.zones",
+            "list two or more zones, e.g. zones: [ap-south-9a, ap-south-9b]",
+        ),
+        (
             "name: x\ntarget: existing\nexisting: {}\nstorage: {rwx: true}\n",
             "storage.rwx",
             "existing.rwx_class",

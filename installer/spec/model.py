@@ -105,6 +105,18 @@ class AwsTarget(Strict):
     admin_role_arns: list[str] = Field(
         default_factory=list, description="extra IAM principals that administer the cluster"
     )
+    secrets_encryption: bool = Field(
+        True,
+        description="envelope-encrypt Kubernetes Secrets with a customer-managed KMS key"
+        " (kfstack creates one, with rotation, unless kms_key_arn is given); once on,"
+        " turning it off replaces the cluster (EKS cannot remove it)",
+    )
+    kms_key_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:key/[0-9a-f-]{36}$",
+        description="your own symmetric KMS key (its key ARN, in the cluster's region) for"
+        " secrets_encryption, instead of a kfstack-created one",
+    )
 
 
 class GcpNetwork(Strict):

@@ -208,6 +208,21 @@ def _zone_hint(cloud: str, region: str, cat: _catalog.CloudCatalog) -> str:
 def _check_aws_network(spec: m.Spec, found: Findings) -> None:
     aws = spec.aws
     assert aws is not None
+    if aws.kms_key_arn is not None:
+        if not aws.secrets_encryption:
+            found.error(
+                "aws.kms_key_arn",
+                "a KMS key is given but aws.secrets_encryption is false",
+                "set aws.secrets_encryption: true, or remove aws.kms_key_arn",
+            )
+        elif aws.kms_key_arn.split(":")[3] != aws.region:
+            found.error(
+                "aws.kms_key_arn",
+                f"EKS encrypts with a KMS key of its own region ({aws.region}), not of "
+                + aws.kms_key_arn.split(":")[3],
+                f"give a key created in {aws.region}, or remove aws.kms_key_arn to let "
+                "kfstack create one",
+            )
     net = aws.network
     if net.existing:
         if len(net.private_subnet_ids) < 2:
@@ -228,6 +243,14 @@ def _check_aws_network(spec: m.Spec, found: Findings) -> None:
                 "aws.zones",
                 "EKS needs subnets in at least two availability zones",
                 "list two or more zones",
+            )
+        elif not aws.zones:
+            # Only a catalogued region gets default zones; the new VPC (and any pool
+            # pinned to zones) needs them to place its subnets.
+            found.error(
+                "aws.zones",
+                f"the catalog does not list the zones of {aws.region}, and a new VPC needs them",
+                f"list two or more zones, e.g. zones: [{aws.region}a, {aws.region}b]",
             )
 
 

@@ -1,8 +1,13 @@
 data "aws_partition" "current" {}
 
+data "aws_caller_identity" "current" {}
+
 locals {
   partition = data.aws_partition.current.partition
   policy    = "arn:${local.partition}:iam::aws:policy"
+
+  create_secrets_key = var.secrets_encryption && var.kms_key_arn == null
+  secrets_key_arn    = local.create_secrets_key ? aws_kms_key.secrets[0].arn : var.kms_key_arn
 
   node_policies = toset([
     "AmazonEKSWorkerNodePolicy",
@@ -59,6 +64,66 @@ resource "aws_iam_role_policy_attachment" "cluster" {
 }
 
 ################################################################################
+# Secrets encryption: a KMS key (kfstack's, or var.kms_key_arn) the cluster role uses
+################################################################################
+
+# The account statement keeps the key manageable through IAM (AWS's default key
+# policy); the cluster role gets only what envelope encryption needs.
+# https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html
+data "aws_iam_policy_document" "secrets_key" {
+  count = local.create_secrets_key ? 1 : 0
+
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "ClusterRoleEncryptsSecrets"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.cluster.arn]
+    }
+  }
+}
+
+resource "aws_kms_key" "secrets" {
+  count = local.create_secrets_key ? 1 : 0
+
+  description             = "Envelope encryption of Kubernetes Secrets in EKS cluster ${var.cluster_name}"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.secrets_key[0].json
+
+  tags = var.tags
+}
+
+# Also needed for a key of the user's: its key policy may leave access to IAM.
+data "aws_iam_policy_document" "cluster_encryption" {
+  count = var.secrets_encryption ? 1 : 0
+
+  statement {
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"]
+    resources = [local.secrets_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "cluster_encryption" {
+  count = var.secrets_encryption ? 1 : 0
+
+  name   = "secrets-encryption"
+  role   = aws_iam_role.cluster.name
+  policy = data.aws_iam_policy_document.cluster_encryption[0].json
+}
+
+################################################################################
 # Cluster
 ################################################################################
 
@@ -80,9 +145,21 @@ resource "aws_eks_cluster" "this" {
     bootstrap_cluster_creator_admin_permissions = true
   }
 
+  # EKS cannot remove encryption once on; turning secrets_encryption off later makes
+  # Terraform replace the cluster.
+  dynamic "encryption_config" {
+    for_each = var.secrets_encryption ? [local.secrets_key_arn] : []
+    content {
+      resources = ["secrets"]
+      provider {
+        key_arn = encryption_config.value
+      }
+    }
+  }
+
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.cluster]
+  depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy.cluster_encryption]
 }
 
 resource "aws_eks_access_entry" "admin" {
@@ -147,7 +224,7 @@ resource "aws_eks_node_group" "this" {
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.subnet_ids
+  subnet_ids      = each.value.subnet_ids != null ? each.value.subnet_ids : var.subnet_ids
 
   instance_types = each.value.instance_types
   ami_type       = each.value.ami_type

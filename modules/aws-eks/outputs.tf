@@ -37,3 +37,8 @@ output "csi_role_arns" {
   description = "IRSA role ARN per CSI driver (ebs, and efs when enabled), for the add-ons or the platform layer's charts."
   value       = { for key, role in aws_iam_role.csi : key => role.arn }
 }
+
+output "secrets_kms_key_arn" {
+  description = "ARN of the KMS key that envelope-encrypts Kubernetes Secrets (null when secrets_encryption is off)."
+  value       = var.secrets_encryption ? local.secrets_key_arn : null
+}

@@ -45,10 +45,40 @@ variable "admin_principal_arns" {
   }
 }
 
+variable "secrets_encryption" {
+  description = "Whether Kubernetes Secrets are envelope-encrypted with a customer-managed KMS key: kms_key_arn, or one this module creates (rotation on). EKS cannot turn it off again; setting it to false later replaces the cluster."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing symmetric KMS key in the cluster's region for secrets_encryption; null creates one. Its key policy must let the account's IAM policies grant use (the default key policy does)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", coalesce(var.kms_key_arn, "-")))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias or a key id."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days a created KMS key waits, after the cluster is destroyed, before AWS deletes it; until then a deletion by mistake can be cancelled (aws kms cancel-key-deletion)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30 (AWS's limits)."
+  }
+}
+
 variable "node_pools" {
   description = <<-EOT
     One managed node group per entry. ami_type is AL2023_x86_64_STANDARD for CPU pools and
     AL2023_x86_64_NVIDIA for GPU pools; taint effects use the EKS names (NO_SCHEDULE ...).
+    subnet_ids pins a pool to some zones (GPU capacity often exists only in a few): the
+    private subnets of those zones; null puts the pool in every subnet of var.subnet_ids.
   EOT
   type = map(object({
     instance_types = list(string)
@@ -64,11 +94,17 @@ variable "node_pools" {
       value  = string
       effect = string
     }))
+    subnet_ids = optional(list(string))
   }))
 
   validation {
     condition     = alltrue([for p in values(var.node_pools) : p.min_size <= p.desired_size && p.desired_size <= p.max_size && p.max_size >= 1])
     error_message = "Every pool needs min_size <= desired_size <= max_size and max_size >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.node_pools) : p.subnet_ids == null || length(coalesce(p.subnet_ids, [])) > 0])
+    error_message = "No subnet is in the zones of pool(s) ${join(", ", [for name, p in var.node_pools : name if p.subnet_ids != null && length(coalesce(p.subnet_ids, [])) == 0])}: give the pool zones that have a private subnet, or add one there."
   }
 
   validation {

@@ -13,6 +13,11 @@ output "private_subnet_ids" {
   value       = aws_subnet.private[*].id
 }
 
+output "private_subnet_ids_by_zone" {
+  description = "Private subnet ID per availability zone; node pools pinned to some zones take only theirs."
+  value       = zipmap(var.zones, aws_subnet.private[*].id)
+}
+
 output "public_subnet_ids" {
   description = "Public subnet IDs, one per zone in the order of var.zones; internet-facing load balancers live here."
   value       = aws_subnet.public[*].id
