@@ -8,6 +8,8 @@ same corrections the sandbox runs with.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TF_MIRROR = Path("/opt/tf-plugins")
@@ -41,3 +43,28 @@ def clean_aws_env() -> dict[str, str | None]:
     """AWS variables a developer's shell may carry, unset so only the emulator is used."""
     names = [n for n in os.environ if n.startswith("AWS_")]
     return {name: None for name in names}
+
+
+@contextmanager
+def emulator_session(tf_dir: Path, region: str, **extra_env: str) -> Iterator[object]:
+    """The AWS emulator from an empty account, with this process's environment pointed at
+    it (and only at it) and Terraform set up; reset and closed afterwards."""
+    import pytest
+
+    from installer.sandbox.aws_emulator import AwsEmulator
+
+    emu = AwsEmulator()
+    emu.start()
+    emu.reset()  # moto's state is process-wide; start from an empty account
+    env = {**clean_aws_env(), **emu.env(region), **terraform_env(tf_dir), **extra_env}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            if value is None:
+                mp.delenv(name, raising=False)
+            else:
+                mp.setenv(name, value)
+        try:
+            yield emu
+        finally:
+            emu.reset()
+            emu.close()

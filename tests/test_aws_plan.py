@@ -60,26 +60,8 @@ def _spec_data(**aws) -> dict:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from installer.sandbox.aws_emulator import AwsEmulator
-
-    emu = AwsEmulator()
-    emu.start()
-    env = {
-        **aws_harness.clean_aws_env(),
-        **emu.env(REGION),
-        **aws_harness.terraform_env(tmp_path_factory.mktemp("tf")),
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            if value is None:
-                mp.delenv(name, raising=False)
-            else:
-                mp.setenv(name, value)
-        try:
-            yield emu
-        finally:
-            emu.reset()
-            emu.close()
+    with aws_harness.emulator_session(tmp_path_factory.mktemp("tf"), REGION) as emu:
+        yield emu
 
 
 def _terraform(root: Path, *args: str) -> subprocess.CompletedProcess:

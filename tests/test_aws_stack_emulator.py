@@ -91,29 +91,11 @@ def _spec_data() -> dict:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from installer.sandbox.aws_emulator import AwsEmulator
-
-    emu = AwsEmulator()
-    emu.start()
-    emu.reset()  # moto's state is process-wide; start from an empty account
-    env = {
-        **aws_harness.clean_aws_env(),
-        **emu.env(REGION),
-        **aws_harness.terraform_env(tmp_path_factory.mktemp("tf")),
-        # The S3 backend addresses buckets by path on an endpoint without DNS for them.
-        "AWS_S3_USE_PATH_STYLE": "true",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            if value is None:
-                mp.delenv(name, raising=False)
-            else:
-                mp.setenv(name, value)
-        try:
-            yield emu
-        finally:
-            emu.reset()
-            emu.close()
+    # The S3 backend addresses buckets by path on an endpoint without DNS for them.
+    with aws_harness.emulator_session(
+        tmp_path_factory.mktemp("tf"), REGION, AWS_S3_USE_PATH_STYLE="true"
+    ) as emu:
+        yield emu
 
 
 def aws(service: str, region: str = REGION):
