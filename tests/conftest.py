@@ -44,3 +44,14 @@ def _fresh_redaction():
 def _isolated_logs(tmp_path_factory, monkeypatch):
     # Runs that are not tied to a spec log under the user's state dir; keep tests out of it.
     monkeypatch.setenv("KFSTACK_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+
+
+@pytest.fixture
+def hermetic_git(tmp_path, monkeypatch):
+    """git reads only this test's configuration (no system or user settings)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))

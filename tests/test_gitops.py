@@ -38,14 +38,8 @@ def git(*args: str, cwd: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def hermetic_git(tmp_path, monkeypatch):
-    """git reads only this test's configuration (no system or user settings)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.com\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+def _git_reads_only_this_test(hermetic_git):
+    """Every test here runs git with conftest's hermetic configuration."""
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from installer.errors import UserError
 from installer.platform import tree as _tree
 from installer.secrets import SecretStore
 from installer.spec import load_spec, parse_spec
+from installer.spec.model import COMPONENTS
 from installer.terraform import Terraform
 
 SHARED = find_shared()
@@ -263,21 +264,10 @@ def test_an_engine_binary_path_is_read_beside_the_spec(tmp_path, elsewhere):
 
 
 @pytest.fixture
-def hermetic_git(tmp_path, monkeypatch):
-    """git reads only this test's configuration (no system or user settings)."""
-    if shutil.which("git") is None:
-        pytest.skip("needs the git binary")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.com\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-
-
-@pytest.fixture
 def render_env(monkeypatch, platform_cache, kubeflow_release, hermetic_git):
     """The session cache, the add-ons, and the 26.03 release to point kubeflow.manifests at."""
+    if shutil.which("git") is None:
+        pytest.skip("needs the git binary")
     monkeypatch.setenv("KFSTACK_CACHE_DIR", str(platform_cache))
     if SHARED is not None:
         monkeypatch.setenv("KFSTACK_ADDONS_DIR", str(SHARED / "addon-manifests"))
@@ -287,18 +277,7 @@ def render_env(monkeypatch, platform_cache, kubeflow_release, hermetic_git):
 
 # The platform core only (dex, istio, cert-manager, the dashboard ...): enough for the
 # connector's secrets.yaml and the lock's sources, a fraction of a full render.
-NO_COMPONENTS = {
-    name: False
-    for name in (
-        "pipelines",
-        "notebooks",
-        "katib",
-        "kserve",
-        "training",
-        "tensorboards",
-        "volumes",
-    )
-}
+NO_COMPONENTS = dict.fromkeys(COMPONENTS, False)
 
 
 def make_checkout(root: Path, release: Path) -> Path:
